@@ -1,0 +1,1 @@
+"""Cmdlet binding and dispatch from structured commands to the Hyper-V model."""
