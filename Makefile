@@ -1,0 +1,123 @@
+# Build, test and demo targets of the hyperv.checkpoints collection.
+#
+#   make test   set up everything (venv, installed collection) and run every check
+#   make demo   set up everything, start the simulator with the demo lab, run the showcase
+#
+# Both work on a fresh machine with Python 3.11 and access to PyPI only.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-print-directory
+
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+PYTHON_VERSION := 3.11
+VENV := .venv
+PY := $(CURDIR)/$(VENV)/bin/python
+# pip inside .venv; the same version ansible-test bootstraps into its sanity venvs.
+PIP_VERSION := 24.2
+# Installed when requirements-dev.txt or this pin changes (stamp keyed on their hash).
+REQ_HASH := $(shell { cat requirements-dev.txt; echo "pip==$(PIP_VERSION) $(PYTHON_VERSION)"; } | sha256sum | cut -c1-16)
+VENV_STAMP := $(VENV)/.installed-$(REQ_HASH)
+
+NAMESPACE := hyperv
+NAME := checkpoints
+VERSION := $(shell sed -n 's/^version: *//p' galaxy.yml)
+TARBALL := build/$(NAMESPACE)-$(NAME)-$(VERSION).tar.gz
+COLLECTIONS := build/collections
+INSTALLED := $(COLLECTIONS)/ansible_collections/$(NAMESPACE)/$(NAME)
+
+# Tools from .venv first; ansible-* find the installed collection under build/collections.
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/$(COLLECTIONS)
+export ANSIBLE_NOCOLOR := 1
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+export PYTHONDONTWRITEBYTECODE := 1
+
+PYTEST := $(PY) -m pytest
+# Directories for `make unit`; missing ones are left out.
+UNIT_DIRS := $(wildcard tests/unit tests/simulator)
+INTEGRATION_DIRS := $(wildcard tests/integration)
+
+.PHONY: help venv install unit integration sanity lint molecule test demo bench clean
+
+help:
+	@echo "make test         venv + install + unit + integration + sanity + lint + molecule"
+	@echo "make demo         venv + install, then run playbooks/showcase.yml against hvsim (demo lab)"
+	@echo "make venv         create/update .venv (Python $(PYTHON_VERSION)) from requirements-dev.txt"
+	@echo "make install      build the collection and install it into $(COLLECTIONS)"
+	@echo "make unit         pytest tests/unit tests/simulator"
+	@echo "make integration  pytest tests/integration (in-process simulator)"
+	@echo "make sanity       ansible-test sanity --local on the installed copy"
+	@echo "make lint         ansible-lint (production profile, offline) + antsibull-changelog lint"
+	@echo "make molecule     molecule scenarios under extensions/molecule/ (if any)"
+	@echo "make bench        tools/bench.py (if present)"
+	@echo "make clean        remove build output and local state (keeps .venv)"
+
+# ---------------------------------------------------------------------------- set-up
+
+venv: $(VENV_STAMP)
+
+$(VENV_STAMP): requirements-dev.txt
+	@if [ ! -x "$(PY)" ]; then \
+	  if [ -z "$(PYTHON)" ]; then echo "venv: no python3.11 or python3 on PATH" >&2; exit 1; fi; \
+	  ver=$$("$(PYTHON)" -c 'import sys; print("%d.%d" % sys.version_info[:2])'); \
+	  if [ "$$ver" != "$(PYTHON_VERSION)" ]; then \
+	    echo "venv: $(PYTHON) is Python $$ver; Python $(PYTHON_VERSION) is required (set PYTHON=...)" >&2; exit 1; fi; \
+	  echo "venv: creating $(VENV) with $(PYTHON) (Python $$ver)"; \
+	  "$(PYTHON)" -m venv "$(VENV)"; \
+	fi
+	$(PY) -m pip install --quiet "pip==$(PIP_VERSION)"
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+	@echo "venv: $(VENV) is up to date with requirements-dev.txt"
+
+install: venv
+	@rm -rf $(INSTALLED) $(TARBALL)
+	@mkdir -p build
+	$(VENV)/bin/ansible-galaxy collection build --force --output-path build .
+	$(VENV)/bin/ansible-galaxy collection install --offline --force -p $(COLLECTIONS) $(TARBALL)
+	@test -f $(INSTALLED)/MANIFEST.json
+
+# ---------------------------------------------------------------------------- checks
+
+# pytest exit 5 ("no tests collected") is a failure: a suite that collects nothing must not pass.
+unit: venv
+	@if [ -z "$(UNIT_DIRS)" ]; then echo "unit: no tests/unit or tests/simulator" >&2; exit 1; fi
+	$(PYTEST) $(UNIT_DIRS)
+
+integration: venv
+	@if [ -z "$(INTEGRATION_DIRS)" ]; then echo "integration: no tests/integration" >&2; exit 1; fi
+	$(PYTEST) $(INTEGRATION_DIRS)
+
+sanity: install
+	$(PY) tools/sanity.py
+
+lint: venv
+	$(VENV)/bin/ansible-lint --nocolor
+	$(VENV)/bin/antsibull-changelog lint
+
+# Scenarios live in extensions/molecule/<scenario>/ (delegated driver; no Docker here).
+molecule: install
+	@scenarios=$$(find extensions/molecule -mindepth 2 -maxdepth 2 -name molecule.yml 2>/dev/null | sort); \
+	if [ -z "$$scenarios" ]; then echo "molecule: no scenarios under extensions/molecule/ (nothing to run)"; exit 0; fi; \
+	cd extensions && for s in $$scenarios; do \
+	  name=$$(basename $$(dirname $$s)); echo "molecule: scenario $$name"; \
+	  $(VENV:%=$(CURDIR)/%)/bin/molecule test -s $$name; \
+	done
+
+test: venv
+	@$(PY) tools/run_stages.py install unit integration sanity lint molecule
+
+# ---------------------------------------------------------------------------- demo etc.
+
+demo: install
+	$(PY) tools/demo.py
+
+bench: install
+	@if [ -f tools/bench.py ]; then $(PY) tools/bench.py; else echo "bench: tools/bench.py does not exist yet"; fi
+
+clean:
+	rm -rf build/collections build/*.tar.gz tests/output .hvsim-state .pytest_cache .hypothesis
+	find . -path ./.venv -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
