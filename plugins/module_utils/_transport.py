@@ -1,0 +1,204 @@
+# -*- coding: utf-8 -*-
+# FOR INTERNAL COLLECTION USE ONLY
+# The interfaces in this file are meant for use within the hyperv.checkpoints collection
+# and may not remain stable to outside uses. Changes may be made in ANY release, even a bugfix release.
+# See also: https://github.com/ansible/community/issues/539#issuecomment-780839686
+# Please open an issue if you have questions about this.
+
+# Copyright (c) 2026, hyperv.checkpoints contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Transport layer: the structured command shape and the base class of both transports.
+
+A *command* is ``{"cmdlet": "Hyper-V\\Get-VM", "parameters": [[name, value], ...]}`` and a
+*pipeline* is a list of commands (contracts.md section 1). ``Transport.run(pipelines,
+parallel=1)`` returns one plain result per pipeline (contracts.md section 2)::
+
+    {"output": [{...}, ...], "errors": [ErrorInfo, ...], "state": "Completed" | "Failed"}
+
+Everything here is importable without pypsrp or pywinrm.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import re
+
+from ansible_collections.hyperv.checkpoints.plugins.module_utils._errors import (
+    ConfigurationError,
+)
+
+# A module-qualified cmdlet name: "Hyper-V\Get-VM", "CimCmdlets\Get-CimInstance".
+CMDLET_RE = re.compile(r"\A[A-Za-z][A-Za-z0-9.\-]*\\[A-Z][A-Za-z]+-[A-Z][A-Za-z0-9]+\Z")
+# A parameter name: letters and digits only (no dash, no colon, no spaces).
+PARAMETER_RE = re.compile(r"\A[A-Za-z][A-Za-z0-9]*\Z")
+
+# Verbs whose cmdlets only read. Anything else in a pipeline makes it a write pipeline.
+READ_VERBS = frozenset(["Get", "Measure", "Test"])
+
+# Parameters that take wildcards on the Hyper-V cmdlets (hyperv-behaviour.md section 6).
+# The client never fills them; tests assert it.
+WILDCARD_PARAMETERS = frozenset(["name", "vmname"])
+
+STATE_COMPLETED = "Completed"
+STATE_FAILED = "Failed"
+
+_DT_RE = re.compile(
+    r"\A(?P<base>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(?P<frac>\d+))?(?P<tz>Z|[+-]\d{2}:?\d{2})?\Z"
+)
+_DURATION_RE = re.compile(
+    r"\A(?P<sign>-)?P(?:(?P<days>\d+(?:\.\d+)?)D)?"
+    r"(?:T(?:(?P<hours>\d+(?:\.\d+)?)H)?(?:(?P<minutes>\d+(?:\.\d+)?)M)?(?:(?P<seconds>\d+(?:\.\d+)?)S)?)?\Z"
+)
+
+
+def command(cmdlet, *parameters):
+    """Build one command: ``command("Hyper-V\\Get-VM", ("Id", vm_id))``."""
+    return {"cmdlet": cmdlet, "parameters": [[name, value] for name, value in parameters]}
+
+
+def _valid_value(value):
+    if value is None or isinstance(value, (str, bool, int)):
+        return True
+    if isinstance(value, list):
+        return all(v is None or isinstance(v, (str, bool, int)) for v in value)
+    return False
+
+
+def validate_pipeline(pipeline):
+    """Raise ConfigurationError unless ``pipeline`` has the contract shape.
+
+    This is the last line of defence for the "user text is only ever a value" rule:
+    cmdlet and parameter names must match fixed patterns, values must be JSON data.
+    """
+    if not isinstance(pipeline, list) or not pipeline:
+        raise ConfigurationError("internal error: a pipeline must be a non-empty list of commands")
+    for cmd in pipeline:
+        if not isinstance(cmd, dict) or set(cmd) != {"cmdlet", "parameters"}:
+            raise ConfigurationError("internal error: a command must have exactly 'cmdlet' and 'parameters'")
+        if not isinstance(cmd["cmdlet"], str) or not CMDLET_RE.match(cmd["cmdlet"]):
+            raise ConfigurationError("internal error: invalid cmdlet name %r" % (cmd["cmdlet"],))
+        for pair in cmd["parameters"]:
+            if not isinstance(pair, (list, tuple)) or len(pair) != 2:
+                raise ConfigurationError("internal error: a parameter must be a [name, value] pair")
+            name, value = pair
+            if not isinstance(name, str) or not PARAMETER_RE.match(name):
+                raise ConfigurationError("internal error: invalid parameter name %r" % (name,))
+            if not _valid_value(value):
+                raise ConfigurationError("internal error: parameter %s has a non-JSON value" % name)
+
+
+def cmdlet_verb(cmdlet):
+    return cmdlet.split("\\", 1)[-1].split("-", 1)[0]
+
+
+def is_write_pipeline(pipeline):
+    """True when any command in the pipeline can change state on the host."""
+    return any(cmdlet_verb(cmd["cmdlet"]) not in READ_VERBS for cmd in pipeline)
+
+
+def normalize_datetime(text):
+    """Normalise a .NET DateTime string to the 'o' round-trip form with an explicit offset.
+
+    ``2026-11-25T15:07:27Z`` and ``2026-11-25T15:07:27.12+00:00`` both become
+    ``2026-11-25T15:07:27.0000000+00:00`` / ``...1200000+00:00``. A value without an offset
+    (DateTimeKind Unspecified) keeps none. Anything unparseable is returned unchanged.
+    """
+    if not isinstance(text, str):
+        return text
+    match = _DT_RE.match(text.strip())
+    if not match:
+        return text
+    frac = (match.group("frac") or "")[:7].ljust(7, "0")
+    tz = match.group("tz")
+    if tz == "Z":
+        tz = "+00:00"
+    elif tz and ":" not in tz:
+        tz = tz[:3] + ":" + tz[3:]
+    return "%s.%s%s" % (match.group("base"), frac, tz or "")
+
+
+def duration_to_seconds(text):
+    """xs:duration (``PT1H2M3.5S``, as PSRP serialises a TimeSpan) to total seconds."""
+    if isinstance(text, (int, float)) and not isinstance(text, bool):
+        return float(text)
+    if not isinstance(text, str):
+        return text
+    match = _DURATION_RE.match(text.strip())
+    if not match:
+        return text
+    total = 0.0
+    for unit, factor in (("days", 86400), ("hours", 3600), ("minutes", 60), ("seconds", 1)):
+        if match.group(unit):
+            total += float(match.group(unit)) * factor
+    return -total if match.group("sign") else total
+
+
+def make_result(output=None, errors=None, failed=False):
+    return {
+        "output": list(output or []),
+        "errors": list(errors or []),
+        "state": STATE_FAILED if failed else STATE_COMPLETED,
+    }
+
+
+def error_info(fqid=None, category=None, message=None, target=None, exception=None):
+    return {"fqid": fqid, "category": category, "message": message, "target": target, "exception": exception}
+
+
+class Transport(object):
+    """Base class: open once, run pipelines, always close.
+
+    Use as a context manager; ``close()`` is idempotent and never raises.
+    """
+
+    #: "psrp" or "winrm"
+    name = "base"
+
+    def __init__(self, options):
+        #: a _connection.ConnectionOptions
+        self.options = options
+        self.opened = False
+
+    @property
+    def host(self):
+        return self.options.host
+
+    def __enter__(self):
+        self.open()
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self.close()
+        return False
+
+    def open(self):
+        raise NotImplementedError
+
+    def close(self):
+        raise NotImplementedError
+
+    def run(self, pipelines, parallel=1):
+        """Run ``pipelines`` (list of pipelines) and return one plain result per pipeline."""
+        for pipeline in pipelines:
+            validate_pipeline(pipeline)
+        if not pipelines:
+            return []
+        if not self.opened:
+            self.open()
+        return self._run(pipelines, max(1, int(parallel or 1)))
+
+    def _run(self, pipelines, parallel):
+        raise NotImplementedError
+
+
+def create_transport(options, max_parallel=1):
+    """Instantiate the transport named by ``options.transport`` (imports its library lazily)."""
+    if options.transport == "winrm":
+        from ansible_collections.hyperv.checkpoints.plugins.module_utils._winrs import WinRSTransport
+
+        return WinRSTransport(options)
+    from ansible_collections.hyperv.checkpoints.plugins.module_utils._psrp import PSRPTransport
+
+    return PSRPTransport(options, max_runspaces=max_parallel)
