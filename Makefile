@@ -27,12 +27,11 @@ TARBALL := build/$(NAMESPACE)-$(NAME)-$(VERSION).tar.gz
 COLLECTIONS := build/collections
 INSTALLED := $(COLLECTIONS)/ansible_collections/$(NAMESPACE)/$(NAME)
 
-# Tools from .venv first; ansible-* find the installed collection under build/collections.
+# Tools from .venv first. (ANSIBLE_COLLECTIONS_PATH is set only where the installed copy is
+# meant: pytest suites import the work tree through build/dev_collections instead.)
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
-export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/$(COLLECTIONS)
 export ANSIBLE_NOCOLOR := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
-export PYTHONDONTWRITEBYTECODE := 1
 
 PYTEST := $(PY) -m pytest
 # Directories for `make unit`; missing ones are left out.
@@ -100,11 +99,14 @@ lint: venv
 
 # Scenarios live in extensions/molecule/<scenario>/ (delegated driver; no Docker here).
 molecule: install
-	@scenarios=$$(find extensions/molecule -mindepth 2 -maxdepth 2 -name molecule.yml 2>/dev/null | sort); \
+	@scenarios=""; \
+	if [ -d extensions/molecule ]; then \
+	  scenarios=$$(cd extensions/molecule && find . -mindepth 2 -maxdepth 2 -name molecule.yml | cut -d/ -f2 | sort); \
+	fi; \
 	if [ -z "$$scenarios" ]; then echo "molecule: no scenarios under extensions/molecule/ (nothing to run)"; exit 0; fi; \
-	cd extensions && for s in $$scenarios; do \
-	  name=$$(basename $$(dirname $$s)); echo "molecule: scenario $$name"; \
-	  $(VENV:%=$(CURDIR)/%)/bin/molecule test -s $$name; \
+	cd extensions && for name in $$scenarios; do \
+	  echo "molecule: scenario $$name"; \
+	  ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/$(COLLECTIONS) $(CURDIR)/$(VENV)/bin/molecule test -s "$$name"; \
 	done
 
 test: venv

@@ -151,7 +151,7 @@ def main(argv: list[str]) -> int:
 
         env = dict(os.environ)
         env.update(conn)
-        env.setdefault("ANSIBLE_COLLECTIONS_PATH", str(COLLECTIONS))
+        env["ANSIBLE_COLLECTIONS_PATH"] = str(COLLECTIONS)  # the installed copy
         env.setdefault("ANSIBLE_LOCALHOST_WARNING", "false")
         env.setdefault("ANSIBLE_INVENTORY_UNPARSED_WARNING", "false")
         playbook = pathlib.Path(sys.executable).parent / "ansible-playbook"
