@@ -131,22 +131,24 @@ def _classes() -> t.Dict[str, str]:
     return out
 
 
-def _canonical(cmdlet: str) -> str:
+def _canonical(cmdlet: str) -> t.Tuple[str, t.Optional[str]]:
     name = cmdlet.split("\\")[-1]
     try:
         from .catalogue import get_catalogue
 
         spec = get_catalogue().lookup(name)
         if spec is not None:
-            return spec.name
+            return spec.name, spec.class_name
     except Exception:  # pragma: no cover - catalogue unavailable; use the name as given
         pass
-    return name
+    return name, None
 
 
 def cmdlet_class(cmdlet: str) -> str:
     """The implementing class (FQID suffix) of a cmdlet, e.g. ``Microsoft.HyperV.PowerShell.Commands.GetVM``."""
-    name = _canonical(cmdlet)
+    name, cls = _canonical(cmdlet)
+    if cls:
+        return cls
     classes = _classes()
     if name in classes:
         return classes[name]

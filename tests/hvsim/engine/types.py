@@ -104,3 +104,4 @@ class PipelineResult:
     errors: t.List[HvError] = dataclasses.field(default_factory=list)
     failed: bool = False
     mutated: bool = False  # True when the pipeline changed model state (for fault injection)
+    warnings: t.List[str] = dataclasses.field(default_factory=list)  # WriteWarning texts, in order
