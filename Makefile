@@ -76,7 +76,7 @@ install: venv
 	@rm -rf $(INSTALLED) $(TARBALL)
 	@mkdir -p build
 	$(VENV)/bin/ansible-galaxy collection build --force --output-path build .
-	$(VENV)/bin/ansible-galaxy collection install --offline --force -p $(COLLECTIONS) $(TARBALL)
+	ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/$(COLLECTIONS) $(VENV)/bin/ansible-galaxy collection install --offline --force -p $(COLLECTIONS) $(TARBALL)
 	@test -f $(INSTALLED)/MANIFEST.json
 
 # ---------------------------------------------------------------------------- checks
