@@ -121,5 +121,5 @@ bench: install
 	@if [ -f tools/bench.py ]; then $(PY) tools/bench.py; else echo "bench: tools/bench.py does not exist yet"; fi
 
 clean:
-	rm -rf build/collections build/*.tar.gz tests/output .hvsim-state .pytest_cache .hypothesis
+	rm -rf build/collections build/test-logs build/*.tar.gz tests/output .hvsim-state .pytest_cache .hypothesis
 	find . -path ./.venv -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
