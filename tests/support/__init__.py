@@ -1,0 +1,1 @@
+"""Test support shared by the collection's unit and integration tests."""
