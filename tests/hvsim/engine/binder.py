@@ -461,12 +461,12 @@ def check_downstream(prep: Prepared) -> None:
         ]
         if lacking:
             blocked.append((s, lacking))
-    if len(blocked) == len(prep.candidates):
-        chosen = choose_set(spec, prep.candidates, prep.values)
-        lacking = dict(blocked).get(chosen) if chosen else None
-        if lacking is None:
-            raise _err(spec, "AmbiguousParameterSet", MSG_AMBIGUOUS_SET)
-        raise _err(spec, "MissingMandatoryParameter", MSG_MISSING_MANDATORY.format("".join(" " + m for m in lacking)))
+    if blocked and len(blocked) == len(prep.candidates):
+        # Parameters mandatory (and not pipeline-bindable) in every remaining set are the ones
+        # PowerShell would prompt for before the pipeline starts.
+        common = [n for n in blocked[0][1] if all(n in lacking for _, lacking in blocked[1:])]
+        if common:
+            raise _err(spec, "MissingMandatoryParameter", MSG_MISSING_MANDATORY.format("".join(" " + m for m in common)))
 
 
 # ---------------------------------------------------------------------------------------------
