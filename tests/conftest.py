@@ -12,3 +12,4 @@ if str(TESTS_DIR) not in sys.path:
 from hvsim._paths import ensure_collection_importable  # noqa: E402
 
 ensure_collection_importable()
+pytest_plugins = ["hvsim.fixture"]

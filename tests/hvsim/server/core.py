@@ -87,8 +87,8 @@ class HvsimServer:
         lab: t.Any = None,
         *,
         hosts: t.Optional[t.Sequence[str]] = None,
-        username: str = DEFAULT_USER,
-        password: str = DEFAULT_PASSWORD,
+        username: t.Optional[str] = None,
+        password: t.Optional[str] = None,
         users: t.Optional[t.Dict[str, str]] = None,
         state_dir: t.Optional[str] = None,
         http: bool = True,
@@ -109,7 +109,12 @@ class HvsimServer:
             engine = Engine(lab)
         self.engine = engine
         self.lab = lab
-        self.hosts = list(hosts if hosts is not None else getattr(lab, "hosts", None) or ["hv01"])
+        self.hosts = list(hosts) if hosts is not None else _lab_hosts(lab)
+        creds = getattr(lab, "credentials", None) or {}
+        if username is None:
+            username = creds.get("username") or DEFAULT_USER
+        if password is None:
+            password = creds.get("password") or DEFAULT_PASSWORD
         self.username = username
         self.password = password
         self.users: t.Dict[str, str] = {username: password}
@@ -584,6 +589,14 @@ class HvsimServer:
         ET.SubElement(cfg, "{%s}MaxEnvelopeSizekb" % ns).text = "500"
         ET.SubElement(cfg, "{%s}MaxTimeoutms" % ns).text = "60000"
         return [cfg]
+
+
+def _lab_hosts(lab: t.Any) -> t.List[str]:
+    names = getattr(lab, "host_names", None)
+    if names is None:
+        hosts = getattr(lab, "hosts", None)
+        names = list(hosts) if hosts else None
+    return list(names) if names else ["hv01"]
 
 
 def _b64(text: t.Optional[str]) -> bytes:

@@ -238,6 +238,8 @@ class PSRPShell:
             try:
                 for obj in result.output:
                     pipeline.write_output(serialize.ps_object(obj) if isinstance(obj, HvObject) else serialize.ps_value(obj, 1))
+                for text in getattr(result, "warnings", None) or []:
+                    pipeline.write_warning(str(text))
                 terminating = None
                 if result.failed:
                     terminating = next((e for e in result.errors if e.terminating), None) or (result.errors[-1] if result.errors else None)

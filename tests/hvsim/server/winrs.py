@@ -239,7 +239,8 @@ class WinRSShell:
         with self.cond:
             self.cond.wait_for(lambda: cmd.stdin_done or self.closed or self.server.stopping)
             data = bytes(cmd.stdin)
-        lines = data.decode("utf-8", "replace").replace("\r\n", "\n").split("\n")
+        # As the bootstrap reads $input: trimmed, non-empty lines.
+        lines = [ln.strip() for ln in data.decode("utf-8", "replace").splitlines() if ln.strip()]
         if len(lines) < 2:
             self._finish(cmd, 1, stderr=clixml_error("The runner bootstrap expects two lines on stdin."))
             return
