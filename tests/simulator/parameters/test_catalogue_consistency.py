@@ -1,0 +1,132 @@
+"""Every catalogued cmdlet loads, and every parameter set is self-consistent and bindable."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from hvsim._paths import SHARED_REFERENCE
+from hvsim.engine import binder as B
+from hvsim.engine.catalogue import DOTNET_TYPES, OBJECT_TYPES, SCALAR_KINDS, get_catalogue
+from hvsim.engine.types import HvObject
+from param_stubs import VM1_ID, snapshot, vm
+
+pytestmark = pytest.mark.simulator
+
+CAT = get_catalogue()
+RAW = json.loads((SHARED_REFERENCE / "hyperv-cmdlets.json").read_text("utf-8"))
+DIFF = json.loads((SHARED_REFERENCE / "hyperv-cmdlets-module-diff.json").read_text("utf-8"))["cmdlets"]
+ALL = sorted(CAT.cmdlets)
+
+
+def test_every_catalogued_cmdlet_loads():
+    assert set(RAW["cmdlets"]) | {"Get-CimInstance"} == set(CAT.cmdlets)
+    for alias, target in RAW["cmdlet_aliases"].items():
+        assert CAT.lookup(alias).name == target
+        assert CAT.resolve_command("Hyper-V\\" + alias).name == target
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_cmdlet_metadata(name):
+    spec = CAT.cmdlets[name]
+    assert spec.module in {"Hyper-V", "FailoverClusters", "Storage", "CimCmdlets"}
+    assert spec.default_set in spec.set_names
+    assert CAT.resolve_command(f"{spec.module}\\{name}") is spec
+    if name in DIFF and DIFF[name].get("implementing_class"):
+        assert spec.class_name == DIFF[name]["implementing_class"].split(" ")[0]
+    assert spec.class_name
+    # WhatIf/Confirm exactly where ShouldProcess is documented
+    has_risk = {"WhatIf", "Confirm"} <= set(spec.params)
+    assert has_risk == spec.supports_should_process
+    # common parameters everywhere, ProgressAction (PowerShell 7.4+) nowhere
+    assert {"ErrorAction", "Verbose", "WarningAction", "OutVariable"} <= set(spec.params)
+    assert "ProgressAction" not in spec.params
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_names_and_aliases_unique(name):
+    spec = CAT.cmdlets[name]
+    seen = {}
+    for p in spec.params.values():
+        for key in (p.name,) + p.aliases:
+            assert key.lower() not in seen, f"{key} of {p.name} clashes with {seen.get(key.lower())}"
+            seen[key.lower()] = p.name
+    # every full name and alias resolves to its own parameter
+    for p in spec.params.values():
+        for key in (p.name,) + p.aliases:
+            found, ambiguous = spec.resolve_parameter(key.upper())
+            assert found is p and ambiguous == ()
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_parameter_types_known(name):
+    spec = CAT.cmdlets[name]
+    for p in spec.params.values():
+        et = p.element_type
+        assert et in DOTNET_TYPES or et in OBJECT_TYPES, (p.name, p.type)
+        if et not in SCALAR_KINDS and et not in OBJECT_TYPES:
+            assert p.enum_values, f"enum {p.type} of {p.name} has no member list"
+        for set_name in p.sets:
+            assert set_name in spec.set_names
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_positions_unique_per_set(name):
+    spec = CAT.cmdlets[name]
+    for set_name in spec.set_names:
+        positions = [
+            (p.sets[set_name].position, p.name) for p in spec.params_in_set(set_name) if p.sets[set_name].position is not None
+        ]
+        values = [pos for pos, _ in positions]
+        assert len(values) == len(set(values)), (set_name, positions)
+
+
+def _sample(p):
+    et = p.element_type
+    if p.enum_values and et not in SCALAR_KINDS:
+        value = p.enum_values[0]
+    elif et == "VMSnapshot":
+        value = snapshot()
+    elif et in ("VirtualMachine", "VirtualMachineBase", "PSObject"):
+        value = vm()
+    elif et in OBJECT_TYPES:
+        value = HvObject(sorted(OBJECT_TYPES[et])[0], {"Name": "x"}, to_string="x")
+    else:
+        value = {
+            "String": "x",
+            "Char": "C",
+            "Int32": 1,
+            "Int64": 1,
+            "UInt32": 1,
+            "UInt64": 1,
+            "Boolean": True,
+            "SwitchParameter": True,
+            "Guid": VM1_ID,
+            "StringCollection": "x",
+        }[et]
+    return [value] if p.is_array and et != "Char" else value
+
+
+SET_CASES = [(n, s) for n in ALL for s in CAT.cmdlets[n].set_names]
+
+
+@pytest.mark.parametrize("name, set_name", SET_CASES, ids=[f"{n}:{s}" for n, s in SET_CASES])
+def test_every_parameter_set_binds(name, set_name):
+    """Binding a set's mandatory parameters plus those unique to it resolves to exactly that set."""
+    spec = CAT.cmdlets[name]
+    chosen = [
+        p
+        for p in spec.params_in_set(set_name)
+        if p.declared and (p.sets[set_name].required or set(p.sets) == {set_name})
+    ]
+    params = [(p.name, _sample(p)) for p in chosen]
+    prep = B.prepare(spec, params)
+    got, args = B.finish(prep)
+    if chosen or set_name == spec.default_set:
+        assert got == set_name, (params, prep.candidates)
+    else:
+        # A set with neither mandatory nor own parameters (e.g. Get-VM's optional -Id shares
+        # nothing exclusive) is only reachable with its optional parameters: check it is a candidate.
+        assert set_name in prep.candidates
+    assert set(args) == {p.name for p in chosen}
