@@ -151,6 +151,14 @@ def to_ps_string(value: t.Any) -> str:
         for key in ("ToString", "__ToString__", "_ToString"):
             if isinstance(value.properties.get(key), str):
                 return value.properties[key]
+        # No <ToString> carried over: rebuild the Hyper-V objects' ToString() form
+        # [inferred: VirtualMachineBase.ToString, "VirtualMachine (Name = 'x') [Id = 'guid']"].
+        names = " ".join(value.type_names)
+        props = value.properties
+        if "Name" in props and "Id" in props:
+            for short in ("VirtualMachine", "VMSnapshot"):
+                if f"Microsoft.HyperV.PowerShell.{short}" in names:
+                    return f"{short} (Name = '{to_ps_string(props['Name'])}') [Id = '{to_ps_string(props['Id'])}']"
         return dotnet_type_of(value)
     if isinstance(value, (list, tuple)):
         return " ".join(to_ps_string(v) for v in value)  # $OFS

@@ -36,6 +36,7 @@ log = logging.getLogger("hvsim.engine")
 
 _IMPORT_LOCK = threading.Lock()
 _HANDLERS_IMPORTED = False
+_HANDLER_IMPORT_ERROR: t.Optional[str] = None
 
 
 def _import_handlers() -> None:
@@ -46,13 +47,13 @@ def _import_handlers() -> None:
     with _IMPORT_LOCK:
         if _HANDLERS_IMPORTED:
             return
+        global _HANDLER_IMPORT_ERROR
         try:
             importlib.import_module("hvsim.engine.cmdlets")
-        except ModuleNotFoundError as exc:
-            if exc.name not in ("hvsim.engine.cmdlets",):
+        except Exception as exc:  # a broken handler module must not take the server down
+            if not (isinstance(exc, ModuleNotFoundError) and exc.name == "hvsim.engine.cmdlets"):
                 log.exception("hvsim: importing the cmdlet handlers failed")
-        except Exception:  # a broken handler module must not take the server down
-            log.exception("hvsim: importing the cmdlet handlers failed")
+            _HANDLER_IMPORT_ERROR = f"{type(exc).__name__}: {exc}"
         _HANDLERS_IMPORTED = True
 
 
@@ -65,10 +66,13 @@ class _Stop(Exception):
 
 
 def not_implemented(spec: CmdletSpec) -> HvError:
+    why = "no handler is registered"
+    if _HANDLER_IMPORT_ERROR:
+        why += f"; importing hvsim.engine.cmdlets failed with {_HANDLER_IMPORT_ERROR}"
     return HvError(
         fqid=f"NotImplemented,{spec.class_name}",
         category="NotImplemented",
-        message=f"hvsim does not implement the cmdlet '{spec.module}\\{spec.name}' (it is in the catalogue, but no handler is registered).",
+        message=f"hvsim does not implement the cmdlet '{spec.module}\\{spec.name}' (it is in the catalogue, but {why}).",
         target=spec.name,
         exception="System.NotImplementedException",
         terminating=True,
@@ -145,6 +149,7 @@ class _Run:
             parameter_set=set_name,
             args=args,
             explicit=stage.prep.explicit,
+            confirm_required=confirm_required(stage.spec, args),
         )
         result = self.result
 
@@ -190,6 +195,21 @@ class _Run:
             self._write_error(stage, err)
             return
         self.invoke(index, set_name, args)
+
+
+def confirm_required(spec: CmdletSpec, args: t.Mapping[str, t.Any]) -> bool:
+    """Would ShouldProcess prompt? (notes §A.3, about_Preference_Variables $ConfirmPreference)
+
+    With the default ``$ConfirmPreference = High`` a cmdlet prompts when its ConfirmImpact is High
+    (only Restore-VMSnapshot here) or when ``-Confirm`` is given; ``-Confirm:$false`` and
+    ``-WhatIf`` suppress the prompt.
+    """
+    if not spec.supports_should_process or args.get("WhatIf"):
+        return False
+    confirm = args.get("Confirm")
+    if confirm is not None:
+        return bool(confirm)
+    return (spec.confirm_impact or "Medium") == "High"
 
 
 def _as_terminating(error: HvError) -> HvError:

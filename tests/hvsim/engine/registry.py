@@ -4,6 +4,18 @@ A handler implements one canonical cmdlet (``Get-VMSnapshot``, not an alias, no 
 The engine binds the call against the catalogue first, then calls the handler once per bound
 invocation (once per pipeline input object when the cmdlet takes pipeline input, PowerShell's
 process-block semantics), with the arguments keyed by *canonical* parameter names.
+
+Argument values in ``BoundCommand.args`` (converted by hvsim.engine.binder):
+
+* only parameters that were bound are present; a switch not given is absent, ``-Confirm:$false``
+  is ``args["Confirm"] = False``, a given switch is ``True``;
+* ``String`` -> ``str``; array types (``String[]``, ``Guid[]``, ``VirtualMachine[]``, ...) -> ``list``
+  even for a single value; ``Guid`` -> lower-case ``str``; integer types -> ``int``;
+  ``Boolean`` -> ``bool``; enums -> the canonical member name (``"Production"``, ``"Standard"``);
+* object parameters (``VM``, ``VMSnapshot``, ...) -> the ``HvObject`` the previous command emitted
+  (a list for array-typed ones); pipeline-bound parameters are not in ``explicit``;
+* common parameters keep their canonical names (``ErrorAction``, ``Verbose``, ...); the engine
+  itself applies ``-ErrorAction`` / ``-WarningAction`` to what the handler writes.
 """
 
 from __future__ import annotations
@@ -21,6 +33,9 @@ class BoundCommand:
     parameter_set: str
     args: t.Dict[str, t.Any]  # canonical parameter name -> value; switches are bool
     explicit: t.FrozenSet[str] = frozenset()  # parameter names the caller gave (not pipeline-bound)
+    # True when ShouldProcess would prompt (ConfirmImpact High without -Confirm:$false, or
+    # -Confirm given); the handler decides what a non-interactive host does then.
+    confirm_required: bool = False
 
 
 class CmdletError(Exception):

@@ -374,3 +374,33 @@ def test_warnings_collected_and_warning_action(engine, rec):
     assert result.warnings == ["The virtual machine is already in the specified state."]
     result = run(engine, ("Hyper-V\\Start-VM", [("Name", "vm1"), ("WarningAction", "SilentlyContinue")]))
     assert result.warnings == []
+
+
+@pytest.mark.parametrize(
+    "cmdlet, params, expected",
+    [
+        ("Hyper-V\\Restore-VMSnapshot", [("Name", "cp"), ("VMName", "vm1")], True),  # ConfirmImpact High
+        ("Hyper-V\\Restore-VMSnapshot", [("Name", "cp"), ("VMName", "vm1"), ("Confirm", False)], False),
+        ("Hyper-V\\Restore-VMSnapshot", [("Name", "cp"), ("VMName", "vm1"), ("WhatIf", True)], False),
+        ("Hyper-V\\Checkpoint-VM", [("Name", "vm1")], False),  # Medium: no prompt by default
+        ("Hyper-V\\Checkpoint-VM", [("Name", "vm1"), ("cf", True)], True),
+        ("Hyper-V\\Get-VM", [], False),
+    ],
+)
+def test_confirm_required(engine, rec, cmdlet, params, expected):
+    result = run(engine, (cmdlet, params))
+    assert not result.failed
+    assert rec.calls[0].confirm_required is expected
+
+
+def test_deserialized_without_tostring_uses_vm_tostring_form(engine, rec):
+    from hvsim.engine.types import Deserialized
+
+    d = Deserialized(("Deserialized.Microsoft.HyperV.PowerShell.VirtualMachine",), {"Name": "vm1", "Id": VM1_ID})
+    result = run(engine, ("Hyper-V\\Stop-VM", [("VM", [d]), ("TurnOff", True)]))
+    assert result.failed
+    assert result.errors[0].fqid == "CannotConvertArgument," + HVC + "StopVM"
+    assert result.errors[0].message == (
+        f"Cannot bind parameter 'VM'. Cannot convert the \"VirtualMachine (Name = 'vm1') [Id = '{VM1_ID}']\" value of "
+        'type "Deserialized.Microsoft.HyperV.PowerShell.VirtualMachine" to type "Microsoft.HyperV.PowerShell.VirtualMachine".'
+    )
