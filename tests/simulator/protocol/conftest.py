@@ -1,0 +1,67 @@
+"""Helpers for the protocol tests: a server on a fake engine, and client builders (real clients only)."""
+
+from __future__ import annotations
+
+import os
+import sys
+import typing as t
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(__file__))
+
+from protocol_fakes import FakeEngine  # noqa: E402
+
+for _var in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy"):
+    os.environ.pop(_var, None)
+os.environ["NO_PROXY"] = "127.0.0.1,localhost"
+
+
+@pytest.fixture
+def fake_engine() -> FakeEngine:
+    return FakeEngine()
+
+
+@pytest.fixture
+def sim(hvsim_factory: t.Callable[..., t.Any], fake_engine: FakeEngine) -> t.Any:
+    """A one-host server (``hv01``) on the fake engine, HTTP + HTTPS, the collection's real runner."""
+    return hvsim_factory(None, engine=fake_engine, hosts=["hv01"])
+
+
+def psrp_wsman(sim: t.Any, *, scheme: str = "http", auth: str = "ntlm", password: t.Optional[str] = None,
+               encryption: str = "auto", host: str = "hv01", operation_timeout: int = 5, **kwargs: t.Any) -> t.Any:
+    from pypsrp.wsman import WSMan
+
+    return WSMan(
+        "127.0.0.1",
+        port=sim.port(host, scheme),
+        ssl=scheme == "https",
+        auth=auth,
+        username=kwargs.pop("username", sim.username),
+        password=password if password is not None else sim.password,
+        encryption=encryption,
+        cert_validation=kwargs.pop("cert_validation", sim.ca_path if scheme == "https" else True),
+        no_proxy=True,
+        operation_timeout=operation_timeout,
+        read_timeout=operation_timeout + 10,
+        connection_timeout=10,
+        **kwargs,
+    )
+
+
+def winrm_protocol(sim: t.Any, *, scheme: str = "http", transport: str = "ntlm", password: t.Optional[str] = None,
+                   host: str = "hv01", operation_timeout: int = 5, **kwargs: t.Any) -> t.Any:
+    import winrm
+
+    if scheme == "https":
+        kwargs.setdefault("ca_trust_path", sim.ca_path)
+        kwargs.setdefault("server_cert_validation", "validate")
+    return winrm.protocol.Protocol(
+        sim.url(host, scheme),
+        transport=transport,
+        username=kwargs.pop("username", sim.username),
+        password=password if password is not None else sim.password,
+        operation_timeout_sec=operation_timeout,
+        read_timeout_sec=operation_timeout + 10,
+        **kwargs,
+    )
