@@ -230,6 +230,10 @@ class HyperVClient(object):
         return [command(GET_VM, ("Id", normalize_guid(vm_id, "vm_id"))), command(GET_HDD)]
 
     @staticmethod
+    def list_checkpoint_disks_pipeline(checkpoint_id):
+        return [command(GET_SNAPSHOT, ("Id", normalize_guid(checkpoint_id, "checkpoint_id"))), command(GET_HDD)]
+
+    @staticmethod
     def get_vhd_pipeline(path):
         if not isinstance(path, str) or not path:
             raise ConfigurationError("a VHD path must be a non-empty string")
@@ -536,6 +540,24 @@ class HyperVClient(object):
             vm_id: [Disk.from_plain(o) for o in raise_for_result(res, "listing hard disks")]
             for vm_id, res in zip(ids, results)
         }
+
+    def list_checkpoint_disks_many(self, checkpoint_ids):
+        """{checkpoint_id: [Disk] or None when the host could not list them} (disks as of each checkpoint)."""
+        ids = [normalize_guid(c, "checkpoint_id") for c in checkpoint_ids]
+        results = self.run([self.list_checkpoint_disks_pipeline(c) for c in ids])
+        out = {}
+        for cid, res in zip(ids, results):
+            if res.get("errors") or res.get("state") == STATE_FAILED:
+                out[cid] = None
+            else:
+                out[cid] = [Disk.from_plain(o) for o in res.get("output") or []]
+        return out
+
+    def select_vms(self, names=(), vm_ids=()):
+        """The VMs named / identified, or every VM on the host when neither is given."""
+        if not names and not vm_ids:
+            return self.list_vms()
+        return self.find_vms(names, vm_ids)
 
     def get_vhds(self, paths):
         """{path: VhdChainLink or None (missing / unreadable)} for several paths in one batch."""

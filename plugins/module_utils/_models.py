@@ -24,6 +24,8 @@ import re
 import typing as t
 import xml.etree.ElementTree as ET
 
+from ansible_collections.hyperv.checkpoints.plugins.module_utils._transport import normalize_datetime
+
 # Operational statuses that mean "an operation is in progress; do not start another one".
 # Names as the enum gives them; "32769" is ApplyingSnapshot, which the module's enum misspells
 # (23769), so a VM applying a checkpoint reports the bare number (hyperv-objects.md section 1).
@@ -223,7 +225,7 @@ class Checkpoint:
             parent_name=_s(_prop(obj, "ParentSnapshotName", "ParentCheckpointName")),
             snapshot_type=_s(obj.get("SnapshotType")),
             state=_s(obj.get("State")),
-            creation_time=_s(obj.get("CreationTime")),
+            creation_time=normalize_datetime(_s(obj.get("CreationTime"))),
             is_automatic=_bool(obj.get("IsAutomaticCheckpoint")),
             path=_s(obj.get("Path")),
             notes=_s(obj.get("Notes")),

@@ -112,6 +112,9 @@ function ConvertTo-HvPlainValue {
         return $Value.ToString()
     }
     if ($Value -is [datetime]) {
+        if ($Value.Kind -eq [System.DateTimeKind]::Utc) {
+            return $Value.ToString("yyyy'-'MM'-'dd'T'HH':'mm':'ss'.'fffffff'+00:00'", [System.Globalization.CultureInfo]::InvariantCulture)
+        }
         return $Value.ToString('o', [System.Globalization.CultureInfo]::InvariantCulture)
     }
     if ($Value -is [System.DateTimeOffset]) {

@@ -1,0 +1,410 @@
+# -*- coding: utf-8 -*-
+# FOR INTERNAL COLLECTION USE ONLY
+# The interfaces in this file are meant for use within the hyperv.checkpoints collection
+# and may not remain stable to outside uses. Changes may be made in ANY release, even a bugfix release.
+# See also: https://github.com/ansible/community/issues/539#issuecomment-780839686
+# Please open an issue if you have questions about this.
+
+# Copyright (c) 2026, hyperv.checkpoints contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""PSRP transport (pypsrp 0.9.1): one RunspacePool per module run, one PowerShell per pipeline.
+
+Only ``add_cmdlet``/``add_parameter`` are used (works on a JEA NoLanguage endpoint); never
+``add_script`` or ``Client.execute_ps``. The pool is always closed, on every path.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import base64
+import time
+import traceback
+import uuid
+import xml.etree.ElementTree as ET
+
+from ansible_collections.hyperv.checkpoints.plugins.module_utils import _errors as errors
+from ansible_collections.hyperv.checkpoints.plugins.module_utils._transport import (
+    Transport,
+    duration_to_seconds,
+    error_info,
+    is_write_pipeline,
+    make_result,
+    normalize_datetime,
+)
+
+PYPSRP_IMPORT_ERROR = None
+try:
+    from pypsrp.complex_objects import GenericComplexObject, PSInvocationState
+    from pypsrp.exceptions import AuthenticationError as PsrpAuthenticationError
+    from pypsrp.exceptions import WinRMError as PsrpWinRMError
+    from pypsrp.exceptions import WinRMTransportError as PsrpTransportError
+    from pypsrp.exceptions import WSManFaultError as PsrpFaultError
+    from pypsrp.powershell import PowerShell, RunspacePool
+    from pypsrp.wsman import WSMan
+
+    HAS_PYPSRP = True
+except ImportError:  # pragma: no cover - exercised by the missing-library test
+    PYPSRP_IMPORT_ERROR = traceback.format_exc()
+    HAS_PYPSRP = False
+    GenericComplexObject = None
+
+try:
+    import requests
+
+    HAS_REQUESTS = True
+except ImportError:  # pragma: no cover
+    HAS_REQUESTS = False
+
+# WS-Man fault codes (winrm-psrp-protocol.md section 7)
+FAULT_OPERATION_TIMEOUT = 2150858793
+FAULT_MAX_SHELLS = 2150859173
+FAULT_MAX_OPERATIONS = 2150859174
+FAULT_SHELL_NOT_FOUND = 2150858843
+QUOTAS = {
+    FAULT_MAX_SHELLS: "MaxShellsPerUser",
+    FAULT_MAX_OPERATIONS: "MaxConcurrentOperationsPerUser",
+}
+
+# System.Management.Automation.ErrorCategory
+ERROR_CATEGORIES = [
+    "NotSpecified", "OpenError", "CloseError", "DeviceError", "DeadlockDetected", "InvalidArgument",
+    "InvalidData", "InvalidOperation", "InvalidResult", "InvalidType", "MetadataError", "NotImplemented",
+    "NotInstalled", "ObjectNotFound", "OperationStopped", "OperationTimeout", "SyntaxError", "ParserError",
+    "PermissionDenied", "ResourceBusy", "ResourceExists", "ResourceUnavailable", "ReadError", "WriteError",
+    "FromStdErr", "SecurityError", "ProtocolError", "ConnectionError", "AuthenticationError",
+    "LimitsExceeded", "QuotaExceeded", "NotEnabled",
+]
+
+
+# ---------------------------------------------------------------------------- conversion
+def _strip_deserialized(type_name):
+    if type_name and type_name.startswith("Deserialized."):
+        return type_name[len("Deserialized."):]
+    return type_name
+
+
+def _types(obj):
+    return [_strip_deserialized(tn) for tn in (getattr(obj, "types", None) or [])]
+
+
+def _is_enum(obj):
+    return "System.Enum" in _types(obj)
+
+
+def _enum_name(obj):
+    if obj.to_string not in (None, ""):
+        return str(obj.to_string)
+    if obj.property_sets:
+        return str(obj.property_sets[0])
+    return None
+
+
+def _property_tags(obj):
+    """{property name: CLIXML tag} for the object's direct properties (DT and TS need retyping).
+
+    pypsrp returns DateTime and TimeSpan values as their raw text, indistinguishable from a
+    string, so the serialized XML of the object is consulted for their tags.
+    """
+    xml = getattr(obj, "_xml", None)
+    if not xml:
+        return {}
+    try:
+        root = ET.fromstring(xml)
+    except ET.ParseError:
+        return {}
+    tags = {}
+    for container in ("Props", "MS"):
+        node = root.find(container)
+        if node is None:
+            continue
+        for child in node:
+            name = child.get("N")
+            if name is not None:
+                tags[name] = child.tag
+    return tags
+
+
+def to_plain(value, depth=0):
+    """Convert a value deserialized by pypsrp to plain data (contracts.md section 2)."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, uuid.UUID):
+        return str(value).lower()
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode("ascii")
+    if isinstance(value, (list, tuple)):
+        return [to_plain(v, depth) for v in value]
+    if isinstance(value, dict):
+        if depth >= 1:
+            return str(value)
+        return dict((str(k), to_plain(v, depth + 1)) for k, v in value.items())
+    if GenericComplexObject is not None and isinstance(value, GenericComplexObject):
+        if _is_enum(value):
+            return _enum_name(value)
+        if depth >= 1:
+            return str(value.to_string) if value.to_string is not None else None
+        props = {}
+        props.update(value.adapted_properties)
+        props.update(value.extended_properties)
+        if not props and value.property_sets:
+            # a primitive with type names attached (e.g. a string emitted as PSObject)
+            return to_plain(value.property_sets[0], depth)
+        tags = _property_tags(value)
+        out = {}
+        for name, prop in props.items():
+            tag = tags.get(name)
+            if tag == "DT":
+                out[name] = normalize_datetime(prop)
+            elif tag == "TS":
+                out[name] = duration_to_seconds(prop)
+            else:
+                out[name] = to_plain(prop, depth + 1)
+        return out
+    if hasattr(value, "get") and hasattr(value, "qsize"):  # a Queue
+        items = []
+        while not value.empty():
+            items.append(to_plain(value.get(), depth))
+        return items
+    text = str(value)
+    return text
+
+
+def _message_of(exc_obj):
+    if exc_obj is None:
+        return None
+    if GenericComplexObject is not None and isinstance(exc_obj, GenericComplexObject):
+        for props in (exc_obj.adapted_properties, exc_obj.extended_properties):
+            if props.get("Message"):
+                return str(props["Message"])
+        if exc_obj.to_string:
+            return str(exc_obj.to_string)
+        return None
+    return str(exc_obj)
+
+
+def error_to_info(record):
+    """An ErrorRecord from ``ps.streams.error`` as an ErrorInfo dict."""
+    message = getattr(record, "details_message", None) or _message_of(getattr(record, "exception", None))
+    if not message:
+        message = str(record) if getattr(record, "_to_string", None) else None
+    category = getattr(record, "category", None)
+    if isinstance(category, int) and 0 <= category < len(ERROR_CATEGORIES):
+        category = ERROR_CATEGORIES[category]
+    elif category is not None:
+        category = str(category)
+    target = getattr(record, "target_object", None)
+    if target is not None and not isinstance(target, str):
+        target = to_plain(target, 1)
+        target = None if target is None else str(target)
+    if target is None:
+        target = getattr(record, "target_name", None) or None
+    exc_type = None
+    exc_obj = getattr(record, "exception", None)
+    if exc_obj is not None:
+        names = _types(exc_obj)
+        exc_type = names[0] if names else None
+    return error_info(
+        fqid=getattr(record, "fq_error", None),
+        category=category,
+        message=message,
+        target=target,
+        exception=exc_type,
+    )
+
+
+# ---------------------------------------------------------------------------- exception mapping
+def map_exception(exc, host, request_sent=False, write=False):
+    """Map a pypsrp / requests / spnego exception to the collection's tree (called once, here)."""
+    if isinstance(exc, errors.HyperVError):
+        return exc
+    name = type(exc).__name__
+    module = type(exc).__module__ or ""
+    text = str(exc)
+    if HAS_PYPSRP and isinstance(exc, PsrpAuthenticationError):
+        return errors.AuthenticationError("Authentication to %s failed: %s" % (host, text))
+    if HAS_PYPSRP and isinstance(exc, PsrpFaultError):
+        code = exc.code
+        try:
+            code = int(code)
+        except (TypeError, ValueError):
+            pass
+        if code in QUOTAS:
+            return errors.QuotaError(
+                "WinRM quota %s exceeded on %s (fault %s): %s" % (QUOTAS[code], host, code, exc.reason or text),
+                quota=QUOTAS[code],
+                fault_code=code,
+            )
+        return errors.ConnectionError(
+            "WinRM fault from %s: %s" % (host, text),
+            write_may_have_applied=request_sent and write,
+            request_sent=request_sent,
+        )
+    if HAS_PYPSRP and isinstance(exc, PsrpTransportError):
+        if exc.code == 401:
+            return errors.AuthenticationError("Authentication to %s failed (HTTP 401)" % host)
+        return errors.ConnectionError(
+            "HTTP %s from %s" % (exc.code, host),
+            write_may_have_applied=request_sent and write,
+            request_sent=request_sent,
+        )
+    if HAS_REQUESTS:
+        if isinstance(exc, requests.exceptions.SSLError):
+            return errors.TLSError("TLS connection to %s failed: %s" % (host, text))
+        if isinstance(exc, requests.exceptions.ConnectTimeout):
+            return errors.ConnectionError("Timed out connecting to %s" % host, request_sent=False)
+        if isinstance(exc, requests.exceptions.ReadTimeout):
+            return errors.ConnectionError(
+                "Timed out waiting for %s to answer (read timeout)" % host,
+                write_may_have_applied=request_sent and write,
+                request_sent=request_sent,
+            )
+        if isinstance(exc, requests.exceptions.ConnectionError):
+            return errors.ConnectionError(
+                "Could not connect to %s (or the connection dropped): %s" % (host, text),
+                write_may_have_applied=request_sent and write,
+                request_sent=request_sent,
+            )
+    if module.startswith("spnego") or name in ("SpnegoError", "InvalidTokenError", "BadMICError"):
+        return errors.AuthenticationError("Authentication to %s failed: %s" % (host, text))
+    if HAS_PYPSRP and isinstance(exc, PsrpWinRMError):
+        return errors.ConnectionError(
+            "WinRM error from %s: %s" % (host, text),
+            write_may_have_applied=request_sent and write,
+            request_sent=request_sent,
+        )
+    if isinstance(exc, ValueError):
+        return errors.ConfigurationError("Invalid connection settings for %s: %s" % (host, text))
+    return errors.HyperVError("Unexpected %s talking to %s: %s" % (name, host, text))
+
+
+def _retryable_at_open(exc):
+    """Connection-level failures worth retrying before anything was sent: refused, reset, 503/425/429."""
+    if isinstance(exc, (errors.AuthenticationError, errors.TLSError, errors.ConfigurationError, errors.QuotaError)):
+        return False
+    return isinstance(exc, errors.ConnectionError)
+
+
+# ---------------------------------------------------------------------------- transport
+class PSRPTransport(Transport):
+    name = "psrp"
+
+    def __init__(self, options, max_runspaces=1, sleep=time.sleep):
+        super(PSRPTransport, self).__init__(options)
+        self.max_runspaces = max(1, int(max_runspaces or 1))
+        self._sleep = sleep
+        self._wsman = None
+        self._pool = None
+
+    def _build_wsman(self):
+        o = self.options
+        kwargs = dict(
+            server=o.host,
+            port=o.port,
+            username=o.username,
+            password=o.password,
+            ssl=o.ssl,
+            auth=o.auth,
+            cert_validation=o.cert_validation,
+            encryption=o.encryption,
+            operation_timeout=o.operation_timeout,
+            read_timeout=o.read_timeout,
+            connection_timeout=o.read_timeout,
+            reconnection_retries=0,
+        )
+        if o.auth == "certificate":
+            kwargs["certificate_pem"] = o.cert_pem
+            kwargs["certificate_key_pem"] = o.cert_key_pem
+        return WSMan(**kwargs)
+
+    def open(self):
+        if self.opened:
+            return
+        attempts = 1 + max(0, self.options.connection_retries)
+        delay = 1.0
+        for attempt in range(attempts):
+            try:
+                self._wsman = self._build_wsman()
+                self._pool = RunspacePool(
+                    self._wsman,
+                    configuration_name=self.options.configuration_name,
+                    max_runspaces=self.max_runspaces,
+                )
+                self._pool.open()
+                self.opened = True
+                return
+            except Exception as exc:  # pylint: disable=broad-except
+                mapped = map_exception(exc, self.host, request_sent=False)
+                self._close_quietly()
+                if attempt + 1 < attempts and _retryable_at_open(mapped):
+                    self._sleep(delay)
+                    delay *= 2
+                    continue
+                raise mapped
+
+    def _close_quietly(self):
+        pool, self._pool = self._pool, None
+        wsman, self._wsman = self._wsman, None
+        self.opened = False
+        if pool is not None:
+            try:
+                pool.close()
+            except Exception:  # pylint: disable=broad-except
+                pass
+        if wsman is not None:
+            try:
+                wsman.close()
+            except Exception:  # pylint: disable=broad-except
+                pass
+
+    def close(self):
+        self._close_quietly()
+
+    def _build(self, pipeline):
+        ps = PowerShell(self._pool)
+        for cmd in pipeline:
+            ps.add_cmdlet(cmd["cmdlet"])
+            for name, value in cmd["parameters"]:
+                ps.add_parameter(name, value)
+        return ps
+
+    @staticmethod
+    def _result(ps):
+        output = [to_plain(o, 0) for o in (ps.output or [])]
+        errs = [error_to_info(e) for e in (ps.streams.error or [])]
+        failed = bool(ps.had_errors) or ps.state == PSInvocationState.FAILED
+        return make_result(output, errs, failed)
+
+    def _run(self, pipelines, parallel):
+        parallel = min(parallel, self.max_runspaces)
+        results = []
+        for start in range(0, len(pipelines), parallel):
+            batch = pipelines[start:start + parallel]
+            write = any(is_write_pipeline(p) for p in batch)
+            sent = False
+            shells = []
+            try:
+                for pipeline in batch:
+                    ps = self._build(pipeline)
+                    shells.append(ps)
+                    sent = True
+                    ps.begin_invoke()
+                for ps in shells:
+                    ps.end_invoke()
+                    results.append(self._result(ps))
+            except Exception as exc:  # pylint: disable=broad-except
+                mapped = map_exception(exc, self.host, request_sent=sent, write=write)
+                # the pool may be unusable now; free it so the shell quota is not leaked
+                self._close_quietly()
+                raise mapped
+            finally:
+                # release each pipeline on the host (Signal terminate) while the pool is usable
+                for ps in shells:
+                    if self._pool is None:
+                        break
+                    try:
+                        ps.close()
+                    except Exception:  # pylint: disable=broad-except
+                        pass
+        return results
