@@ -29,10 +29,17 @@ from hvsim.engine.types import Deserialized, HvEnum, HvError, HvGuid, HvInt, HvO
 
 @functools.lru_cache(maxsize=4096)
 def _enum_class(type_name: str, name: str, value: int) -> type:
-    ns = PSEnumMeta.__prepare__("HvsimEnum", (T.PSEnumBase,))
-    ns["member"] = value
-    ns["__str__"] = lambda self: name
-    cls = PSEnumMeta("HvsimEnum", (T.PSEnumBase,), ns)  # type: ignore[call-arg]
+    # psrpcore writes an enum's <ToString> from the member name, so the member is named after it.
+    try:
+        ns = PSEnumMeta.__prepare__("HvsimEnum", (T.PSEnumBase,))
+        ns[name] = value
+        ns["__str__"] = lambda self: name
+        cls = PSEnumMeta("HvsimEnum", (T.PSEnumBase,), ns)  # type: ignore[call-arg]
+    except (TypeError, ValueError, AttributeError):  # a name Python's enum refuses ("name", "_x", ...)
+        ns = PSEnumMeta.__prepare__("HvsimEnum", (T.PSEnumBase,))
+        ns["member"] = value
+        ns["__str__"] = lambda self: name
+        cls = PSEnumMeta("HvsimEnum", (T.PSEnumBase,), ns)  # type: ignore[call-arg]
     cls = T.PSType([type_name], rehydrate=False)(cls)
     cls.PSObject.to_string = name
     return cls
@@ -177,7 +184,9 @@ def from_ps(value: t.Any) -> t.Any:
                 props[prop.name] = from_ps(prop.get_value(value))
             except Exception:  # pragma: no cover - defensive, property getters on odd objects
                 props[prop.name] = None
-        return Deserialized(tuple(meta.type_names), props)
+        # PowerShell does not prefix a name that already starts with "Deserialized." twice.
+        names = tuple(n[len("Deserialized."):] if n.startswith("Deserialized.Deserialized.") else n for n in meta.type_names)
+        return Deserialized(names, props)
     return value
 
 

@@ -81,7 +81,7 @@ class FakeEngine:
                 }))
             elif name == "Sleep":
                 time.sleep(float(params.get("Seconds", 0.2)))
-                out.output.append(HvObject("System.String", {"Value": "slept"}, to_string="slept"))
+                out.output.append(HvObject("Hvsim.Test.Result", {"Value": "slept"}, to_string="slept"))
             elif name == "Fail-Hard":
                 out.errors.append(HvError(
                     fqid="CommandNotFoundException", category="ObjectNotFound",
