@@ -92,6 +92,10 @@ MSG_ENUM = (
     "enumerator names and try again:\r\n{1}"
 )
 MSG_NOT_SUPPORTED = "Specified method is not supported."
+MSG_MISMATCHED_PSTYPENAME = (
+    "Cannot bind argument to parameter '{0}', because PSTypeNames of the argument do not match the PSTypeName "
+    "required by the parameter: {1}."
+)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -166,8 +170,10 @@ def to_ps_string(value: t.Any) -> str:
 
 
 def object_type_names(value: t.Any) -> t.Tuple[str, ...]:
+    """.NET type names of an object, with CIM's ``Type#namespace/class`` suffixes also stripped."""
     if isinstance(value, HvObject):
-        return (value.type_name,) + tuple(value.extra_type_names)
+        names = (value.type_name,) + tuple(value.extra_type_names)
+        return names + tuple(n.split("#", 1)[0] for n in names if "#" in n)
     return ()
 
 
@@ -252,14 +258,31 @@ def _convert_element(param: ParamInfo, value: t.Any, *, coerce: bool = True) -> 
     accepted = OBJECT_TYPES.get(et)
     if accepted is not None:
         if isinstance(value, HvObject) and accepted.intersection(object_type_names(value)):
+            if param.ps_type_name and not _has_ps_type_name(value, param.ps_type_name):
+                raise _ConvertFailed(
+                    "",
+                    error_id="MismatchedPSTypeName",
+                    message=MSG_MISMATCHED_PSTYPENAME.format(param.name, param.ps_type_name),
+                )
             return value
         raise _ConvertFailed(MSG_CONVERT_THE_VALUE.format(to_ps_string(value), dotnet_type_of(value), target))
     # Unknown type: pass through unchanged.
     return value
 
 
+def _has_ps_type_name(value: HvObject, ps_type_name: str) -> bool:
+    """[PSTypeName('Microsoft.Management.Infrastructure.CimInstance#MSFT_Partition')]: CIM objects carry
+    ``CimInstance#<namespace>/<class>`` and ``CimInstance#<class>`` type names."""
+    cls = ps_type_name.split("#", 1)[-1].lower()
+    for n in (value.type_name,) + tuple(value.extra_type_names):
+        low = n.lower()
+        if low == ps_type_name.lower() or low.endswith("/" + cls) or low.endswith("#" + cls):
+            return True
+    return False
+
+
 def _range_msg(et: str) -> str:
-    article = "an" if et[0] in "AEIOU" else "a"
+    article = "an" if et.startswith("Int") else "a"  # .NET: "for an Int32." / "for a UInt32."
     return MSG_INT_RANGE.format(article, et)
 
 
@@ -510,7 +533,11 @@ def _exact_match_element(param: ParamInfo, value: t.Any) -> bool:
         return isinstance(value, HvGuid)
     accepted = OBJECT_TYPES.get(et)
     if accepted is not None:
-        return isinstance(value, HvObject) and bool(accepted.intersection(object_type_names(value)))
+        return (
+            isinstance(value, HvObject)
+            and bool(accepted.intersection(object_type_names(value)))
+            and (not param.ps_type_name or _has_ps_type_name(value, param.ps_type_name))
+        )
     return False
 
 

@@ -145,6 +145,7 @@ class ParamInfo:
     sets: t.Dict[str, SetBinding]  # for common parameters: every set of the cmdlet
     accepted_values: t.Tuple[str, ...] = ()
     validation: t.Tuple[str, ...] = ()  # "NotNullOrEmpty", "NotNull"
+    ps_type_name: str = ""  # [PSTypeName(...)] of CDXML CimInstance parameters
 
     @property
     def declared(self) -> bool:
@@ -212,9 +213,10 @@ class CmdletSpec:
     def _index(self) -> None:
         self._by_name = {p.name.lower(): p for p in self.params.values()}
         self._by_alias = {}
-        keys = []
+        # PowerShell tries every parameter name first, then every alias; the order of the
+        # matches is the order of "Possible matches include:" (GetMatchingParameter).
+        keys = [(p.name.lower(), p) for p in self.params.values()]
         for p in self.params.values():
-            keys.append((p.name.lower(), p))
             for a in p.aliases:
                 self._by_alias.setdefault(a.lower(), p)
                 keys.append((a.lower(), p))
@@ -373,6 +375,15 @@ def _build_cmdlet(
                     elif a.startswith("ValidateNotNull"):
                         v.append("NotNull")
                 params[pname].validation = tuple(v)
+
+    # CDXML (Storage) cmdlets declare their CimInstance parameters with
+    # [PSTypeName("Microsoft.Management.Infrastructure.CimInstance#MSFT_<Name>")]; the Get-Volume page
+    # describes each as "a <Name> CIM object" (e.g. -Partition: "the partition associated with the
+    # volume"), so the class is MSFT_<parameter name> [inferred from the cmdletization convention].
+    if raw["module"] == "Storage":
+        for p in params.values():
+            if p.element_type == "CimInstance" and p.name != "CimSession":
+                p.ps_type_name = "Microsoft.Management.Infrastructure.CimInstance#MSFT_" + p.name
 
     merged: t.Dict[str, ParamInfo] = dict(params)
     if raw.get("common_parameters", True):

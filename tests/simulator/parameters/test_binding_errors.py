@@ -80,7 +80,7 @@ CASES = [
         "AmbiguousParameter," + HVC + "CheckpointVM",
         "InvalidArgument",
         "Parameter cannot be processed because the parameter name 'C' is ambiguous. "
-        "Possible matches include: -CimSession -ComputerName -Credential -SnapshotName -Confirm.",
+        "Possible matches include: -CimSession -ComputerName -Credential -Confirm -SnapshotName.",
         PBE,
         id="ambiguous-prefix-declared",
     ),
@@ -256,6 +256,23 @@ CASES = [
         id="int-from-bad-string",
     ),
     pytest.param(
+        [("Hyper-V\\Get-VHD", [("DiskNumber", -1)])],
+        "CannotConvertArgumentNoMessage,Microsoft.Vhd.PowerShell.Cmdlets.GetVHD",
+        "InvalidArgument",
+        "Cannot bind parameter 'DiskNumber'. Cannot convert value \"-1\" to type \"System.UInt32\". "
+        "Error: \"Value was either too large or too small for a UInt32.\"",
+        PBE,
+        id="uint-out-of-range",
+    ),
+    pytest.param(
+        [("Hyper-V\\Get-VMSnapshot", [("VMName", [])])],
+        "ParameterArgumentValidationError," + HVC + "GetVMSnapshot",
+        "InvalidData",
+        "Cannot validate argument on parameter 'VMName'. " + NULL_OR_EMPTY_COLL,
+        PBVE,
+        id="empty-array",
+    ),
+    pytest.param(
         [("Hyper-V\\Set-VM", [("Name", "vm1"), ("AutomaticCheckpointsEnabled", "true")])],
         "CannotConvertArgument," + HVC + "SetVM",
         "InvalidArgument",
@@ -326,3 +343,24 @@ def test_no_crash_on_unexpected_parameter_pair_shapes(engine, rec):
     assert result.failed
     assert result.errors[0].fqid == "PositionalParameterNotFound," + HVC + "GetVM"
     assert result.errors[0].message == "A positional parameter cannot be found that accepts argument 'vm1'."
+
+
+def test_scalar_string_from_array_joins_with_space(engine, rec):
+    # [string] parameters convert an array with $OFS (" "), e.g. -Name a,b on Get-VMSnapshot.
+    result = run(engine, ("Hyper-V\\Get-VMSnapshot", [("VMName", "vm1"), ("Name", ["a", "b"])]))
+    assert not result.failed
+    assert rec.calls[0].args["Name"] == "a b"
+
+
+def test_cdxml_pstypename_mismatch(engine, rec):
+    from hvsim.engine.types import HvObject
+
+    disk = HvObject("Microsoft.Management.Infrastructure.CimInstance#ROOT/Microsoft/Windows/Storage/MSFT_Disk", {})
+    result = run(engine, ("Storage\\Get-Volume", [("Partition", disk)]))
+    assert result.failed
+    err = result.errors[0]
+    assert err.fqid == "MismatchedPSTypeName,Get-Volume"
+    assert err.message == (
+        "Cannot bind argument to parameter 'Partition', because PSTypeNames of the argument do not match the "
+        "PSTypeName required by the parameter: Microsoft.Management.Infrastructure.CimInstance#MSFT_Partition."
+    )

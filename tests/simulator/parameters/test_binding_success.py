@@ -404,3 +404,41 @@ def test_deserialized_without_tostring_uses_vm_tostring_form(engine, rec):
         f"Cannot bind parameter 'VM'. Cannot convert the \"VirtualMachine (Name = 'vm1') [Id = '{VM1_ID}']\" value of "
         'type "Deserialized.Microsoft.HyperV.PowerShell.VirtualMachine" to type "Microsoft.HyperV.PowerShell.VirtualMachine".'
     )
+
+
+def test_cluster_group_binds_get_vm_cluster_object(engine, rec):
+    group = HvObject("Microsoft.FailoverClusters.PowerShell.ClusterGroup", {"Name": "sqlclu-a", "GroupType": "VirtualMachine"})
+    rec.outputs["Get-ClusterGroup"] = [group]
+    run(engine, ("FailoverClusters\\Get-ClusterGroup", []), ("Hyper-V\\Get-VM", []))
+    call = only_call(rec, "Get-VM")
+    assert call.parameter_set == "ClusterObject"  # [PSObject] ValueFromPipeline takes any object
+    assert call.args == {"ClusterObject": group}
+
+
+def test_cim_instance_type_with_class_suffix_binds_ciminstance_parameter(engine, rec):
+    part = HvObject("Microsoft.Management.Infrastructure.CimInstance#ROOT/Microsoft/Windows/Storage/MSFT_Partition", {"DiskNumber": 1})
+    rec.outputs["Get-Volume"] = [part]
+    run(engine, ("Storage\\Get-Volume", [("DriveLetter", "D")]), ("Storage\\Get-Volume", []))
+    second = rec.calls_of("Get-Volume")[1]
+    assert second.parameter_set == "ByPartition"
+    assert second.args == {"Partition": part}
+
+
+def test_pipelines_run_concurrently_without_a_global_lock(engine, rec):
+    import threading
+    import time
+
+    def slow(ctx, bound):
+        time.sleep(0.2)
+        return []
+
+    rec.behaviour["Checkpoint-VM"] = slow
+    threads = [threading.Thread(target=run, args=(engine, ("Hyper-V\\Checkpoint-VM", [("Name", f"vm{i}")]))) for i in range(8)]
+    start = time.monotonic()
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    elapsed = time.monotonic() - start
+    assert len(rec.calls_of("Checkpoint-VM")) == 8
+    assert elapsed < 1.0  # 8 x 0.2 s serialised would take 1.6 s

@@ -90,6 +90,9 @@ def _sample(p):
         value = snapshot()
     elif et in ("VirtualMachine", "VirtualMachineBase", "PSObject"):
         value = vm()
+    elif p.ps_type_name:
+        cls = p.ps_type_name.split("#", 1)[1]
+        value = HvObject("Microsoft.Management.Infrastructure.CimInstance#ROOT/Microsoft/Windows/Storage/" + cls, {})
     elif et in OBJECT_TYPES:
         value = HvObject(sorted(OBJECT_TYPES[et])[0], {"Name": "x"}, to_string="x")
     else:
