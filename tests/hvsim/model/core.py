@@ -481,7 +481,7 @@ class Lab:
 
     # ------------------------------------------------------------------ guards
     def _check_not_busy(self, vm: VM, what: str, *, chain: bool = False, error_id: str = "InvalidState",
-                        message: str = M.INVALID_STATE_VM) -> None:
+                        message: str = M.INVALID_STATE_VM, allow_merging: bool = False) -> None:
         """InvalidState for a VM in a transitional state or with a blocking operation in flight.
 
         notes B Start-VM/Save-VM (InvalidState text), behaviour §5 (busy statuses), §16.8
@@ -493,6 +493,8 @@ class Lab:
         blocking = set(BLOCKING_BUSY) | {"32769"}
         if chain:
             blocking |= CHAIN_BUSY
+            if allow_merging:
+                blocking.discard("MergingDisks")
         if vm.state in TRANSITIONAL or blocking.intersection(status) or "ApplyingSnapshot" in status:
             raise ModelError(error_id, message, vm.name)
 
@@ -803,7 +805,9 @@ class Lab:
                 by_vm.setdefault(s.vm_id, []).append(s)
             for vm_id, group in by_vm.items():
                 vm = self.vms[vm_id]
-                self._check_not_busy(vm, "Checkpoint deletion", chain=True)
+                # Deleting while a merge runs queues another merge (PSD Remove-VMSnapshot Example 2 pipes
+                # every checkpoint into Remove-VMSnapshot, one invocation per checkpoint).
+                self._check_not_busy(vm, "Checkpoint deletion", chain=True, allow_merging=True)
                 self._check_chain(vm, "Checkpoint deletion")
                 targets: t.List[Snapshot] = []
                 for s in group:

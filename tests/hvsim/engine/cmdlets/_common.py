@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typing as t
 
-from hvsim.engine.registry import BoundCommand, CmdletError, HandlerContext
+from hvsim.engine.registry import BoundCommand, CmdletError, HandlerContext, handler
 from hvsim.engine.types import HvError, HvGuid, HvObject
 from hvsim.model.core import Lab
 from hvsim.model.errors import ModelError
@@ -28,6 +28,24 @@ def hv_error(error_id: str, *, cmdlet: str, message: str, target: t.Any = None, 
                    category or CATEGORY_OF.get(error_id, "NotSpecified"), message,
                    None if target is None else str(target), exception or "Microsoft.HyperV.PowerShell.VirtualizationException",
                    terminating)
+
+
+def register(cmdlet: str, *, writes: bool = False) -> t.Callable[[t.Any], t.Any]:
+    """``registry.handler`` plus one ``lab.note_call()`` per invocation (deferred faults count calls)."""
+
+    def deco(fn: t.Any) -> t.Any:
+        def invoke(ctx: HandlerContext, bound: BoundCommand) -> t.List[HvObject]:
+            note = getattr(ctx.model, "note_call", None)
+            if note is not None:
+                note()
+            return fn(ctx, bound)
+
+        invoke.__name__ = fn.__name__
+        invoke.__doc__ = fn.__doc__
+        handler(cmdlet, writes=writes)(invoke)
+        return fn
+
+    return deco
 
 
 def lab_of(ctx: HandlerContext) -> Lab:

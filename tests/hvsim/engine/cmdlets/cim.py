@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 import typing as t
 
-from hvsim.engine.registry import BoundCommand, CmdletError, HandlerContext, handler
+from hvsim.engine.registry import BoundCommand, CmdletError, HandlerContext
 from hvsim.engine.types import HvError, HvObject
 
-from ._common import host_of, lab_of
+from ._common import register, host_of, lab_of
 from ._objects import kvp_object
 
 CIM_CLASS = "Microsoft.Management.Infrastructure.CimCmdlets.GetCimInstanceCommand"
@@ -20,7 +20,7 @@ def _cim_error(code: str, message: str, category: str, target: t.Optional[str] =
                    "Microsoft.Management.Infrastructure.CimException", False)
 
 
-@handler("Get-CimInstance")
+@register("Get-CimInstance")
 def get_ciminstance(ctx: HandlerContext, bound: BoundCommand) -> t.List[HvObject]:
     """Only root/virtualization/v2 Msvm_KvpExchangeComponent, one object per VM on this host
     (SystemName = VM Id). GuestIntrinsicExchangeItems (XML) only while the guest reports (running,

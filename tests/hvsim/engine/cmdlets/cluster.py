@@ -5,10 +5,10 @@ from __future__ import annotations
 import typing as t
 import uuid
 
-from hvsim.engine.registry import BoundCommand, CmdletError, HandlerContext, handler
+from hvsim.engine.registry import BoundCommand, CmdletError, HandlerContext
 from hvsim.engine.types import HvEnum, HvGuid, HvObject
 
-from ._common import as_list, hv_error, host_of, lab_of, obj_id
+from ._common import register, as_list, hv_error, host_of, lab_of, obj_id
 from hvsim.model.wildcard import wildcard_match
 
 FC = "Microsoft.FailoverClusters.PowerShell."
@@ -25,7 +25,7 @@ def _cluster(ctx: HandlerContext, bound: BoundCommand) -> t.Tuple[str, t.List[st
     return me.cluster, nodes
 
 
-@handler("Get-Cluster")
+@register("Get-Cluster")
 def get_cluster(ctx: HandlerContext, bound: BoundCommand) -> t.List[HvObject]:
     lab = lab_of(ctx)
     with lab.locked():
@@ -35,7 +35,7 @@ def get_cluster(ctx: HandlerContext, bound: BoundCommand) -> t.List[HvObject]:
                          to_string=name)]
 
 
-@handler("Get-ClusterNode")
+@register("Get-ClusterNode")
 def get_clusternode(ctx: HandlerContext, bound: BoundCommand) -> t.List[HvObject]:
     lab = lab_of(ctx)
     with lab.locked():
@@ -77,14 +77,14 @@ def _groups(ctx: HandlerContext, bound: BoundCommand) -> t.List[t.Tuple[t.Any, H
     return out
 
 
-@handler("Get-ClusterGroup")
+@register("Get-ClusterGroup")
 def get_clustergroup(ctx: HandlerContext, bound: BoundCommand) -> t.List[HvObject]:
     lab = lab_of(ctx)
     with lab.locked():
         return [o for _, o in _groups(ctx, bound)]
 
 
-@handler("Get-ClusterResource")
+@register("Get-ClusterResource")
 def get_clusterresource(ctx: HandlerContext, bound: BoundCommand) -> t.List[HvObject]:
     lab = lab_of(ctx)
     with lab.locked():

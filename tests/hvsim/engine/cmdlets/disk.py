@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import typing as t
 
-from hvsim.engine.registry import BoundCommand, HandlerContext, handler
+from hvsim.engine.registry import BoundCommand, HandlerContext
 from hvsim.engine.types import HvObject
 from hvsim.model import messages as M
 from hvsim.model import paths
 from hvsim.model.enums import canonical_name
 from hvsim.model.errors import ModelError
 
-from ._common import as_list, host_of, lab_of, obj_id, resolve_vms, target_hosts, write
+from ._common import register, as_list, host_of, lab_of, obj_id, resolve_vms, target_hosts, write
 from ._objects import drive_object, vhd_object
 
 
-@handler("Get-VMHardDiskDrive")
+@register("Get-VMHardDiskDrive")
 def get_vmharddiskdrive(ctx: HandlerContext, bound: BoundCommand) -> t.List[HvObject]:
     """notes B Get-VMHardDiskDrive: VMName/VMObject/VMSnapshot sets; controller filters.
     After a checkpoint Path is the newest .avhdx (behaviour §4, HyperVDsc#28)."""
@@ -51,7 +51,7 @@ def get_vmharddiskdrive(ctx: HandlerContext, bound: BoundCommand) -> t.List[HvOb
     return out
 
 
-@handler("Get-VHD")
+@register("Get-VHD")
 def get_vhd(ctx: HandlerContext, bound: BoundCommand) -> t.List[HvObject]:
     """notes B Get-VHD: Path (ParentPath chain, VhdType Differencing for .avhdx), VMId, DiskNumber."""
     lab = lab_of(ctx)

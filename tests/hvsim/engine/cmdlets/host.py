@@ -4,26 +4,26 @@ from __future__ import annotations
 
 import typing as t
 
-from hvsim.engine.registry import BoundCommand, HandlerContext, handler
+from hvsim.engine.registry import BoundCommand, HandlerContext
 from hvsim.engine.types import HvObject
 from hvsim.model import paths
 from hvsim.model.errors import ModelError
 from hvsim.model.wildcard import wildcard_match
 
-from ._common import as_list, host_of, lab_of, target_hosts, write
+from ._common import register, as_list, host_of, lab_of, target_hosts, write
 from ._objects import host_object, volume_object
 
 NO_VOLUME = "No MSFT_Volume objects found with property '{0}' equal to '{1}'. Verify the value of the property and retry."
 
 
-@handler("Get-VMHost")
+@register("Get-VMHost")
 def get_vmhost(ctx: HandlerContext, bound: BoundCommand) -> t.List[HvObject]:
     lab = lab_of(ctx)
     with lab.locked():
         return [host_object(lab, h) for h in target_hosts(ctx, bound)]
 
 
-@handler("Get-Volume")
+@register("Get-Volume")
 def get_volume(ctx: HandlerContext, bound: BoundCommand) -> t.List[HvObject]:
     """MSFT_Volume per host volume; SizeRemaining is the free space the model computes
     (disk_full faults included). Sets: none, DriveLetter, FilePath, Path, FileSystemLabel, UniqueId/ObjectId."""

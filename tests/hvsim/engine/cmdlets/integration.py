@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import typing as t
 
-from hvsim.engine.registry import BoundCommand, HandlerContext, handler
+from hvsim.engine.registry import BoundCommand, HandlerContext
 from hvsim.engine.types import HvObject
 from hvsim.model import messages as M
 from hvsim.model.errors import ModelError
 from hvsim.model.wildcard import wildcard_match
 
-from ._common import as_list, host_of, lab_of, obj_id, resolve_vms, switch, whatif, write
+from ._common import register, as_list, host_of, lab_of, obj_id, resolve_vms, switch, whatif, write
 from ._objects import ic_object
 
 
@@ -20,7 +20,7 @@ def _pick(ics: t.Sequence[t.Any], names: t.Sequence[str]) -> t.List[t.Any]:
     return [ic for ic in ics if any(wildcard_match(n, ic.name) for n in names)]
 
 
-@handler("Get-VMIntegrationService")
+@register("Get-VMIntegrationService")
 def get_vmintegrationservice(ctx: HandlerContext, bound: BoundCommand) -> t.List[HvObject]:
     """notes B Get-VMIntegrationService; names are localized, so clients match on the Id (behaviour §1)."""
     lab = lab_of(ctx)
@@ -85,11 +85,11 @@ def _toggle(ctx: HandlerContext, bound: BoundCommand, enabled: bool) -> t.List[H
     return out
 
 
-@handler("Enable-VMIntegrationService", writes=True)
+@register("Enable-VMIntegrationService", writes=True)
 def enable_vmintegrationservice(ctx: HandlerContext, bound: BoundCommand) -> t.List[HvObject]:
     return _toggle(ctx, bound, True)
 
 
-@handler("Disable-VMIntegrationService", writes=True)
+@register("Disable-VMIntegrationService", writes=True)
 def disable_vmintegrationservice(ctx: HandlerContext, bound: BoundCommand) -> t.List[HvObject]:
     return _toggle(ctx, bound, False)

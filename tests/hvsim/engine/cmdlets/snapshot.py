@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typing as t
 
-from hvsim.engine.registry import BoundCommand, CmdletError, HandlerContext, handler
+from hvsim.engine.registry import BoundCommand, CmdletError, HandlerContext
 from hvsim.engine.types import HvError, HvObject
 from hvsim.model import messages as M
 from hvsim.model.enums import canonical_name
@@ -12,13 +12,13 @@ from hvsim.model.errors import ModelError
 from hvsim.model.objects import Snapshot
 from hvsim.model.wildcard import has_wildcards
 
-from ._common import as_list, fail, host_of, lab_of, obj_id, resolve_one_snapshot, resolve_vms, switch, whatif, write
+from ._common import register, as_list, fail, host_of, lab_of, obj_id, resolve_one_snapshot, resolve_vms, switch, whatif, write
 from ._objects import snapshot_object
 
 HV = "Microsoft.HyperV.PowerShell."
 
 
-@handler("Checkpoint-VM", writes=True)
+@register("Checkpoint-VM", writes=True)
 def checkpoint_vm(ctx: HandlerContext, bound: BoundCommand) -> t.List[HvObject]:
     """behaviour §1, §2, §6, §9; notes B Checkpoint-VM (no output without -Passthru)."""
     lab = lab_of(ctx)
@@ -47,7 +47,7 @@ def _types(bound: BoundCommand) -> t.Optional[t.List[str]]:
     return [canonical_name("SnapshotType", x) for x in as_list(v)]
 
 
-@handler("Get-VMSnapshot")
+@register("Get-VMSnapshot")
 def get_vmsnapshot(ctx: HandlerContext, bound: BoundCommand) -> t.List[HvObject]:
     """notes B Get-VMSnapshot [R-DEC]: sets VMName/VMObject/Id/Parent/Child; wildcard -Name;
     sorted by CreationTime; ObjectNotFound only when a filter was given and nothing matched."""
@@ -138,7 +138,7 @@ def _cls(bound: BoundCommand) -> str:
         return "Microsoft.HyperV.PowerShell.Commands." + bound.cmdlet.replace("-", "")
 
 
-@handler("Restore-VMSnapshot", writes=True)
+@register("Restore-VMSnapshot", writes=True)
 def restore_vmsnapshot(ctx: HandlerContext, bound: BoundCommand) -> t.List[HvObject]:
     """behaviour §3; notes B Restore-VMSnapshot (exactly one match; saves a running VM first)."""
     lab = lab_of(ctx)
@@ -159,7 +159,7 @@ def restore_vmsnapshot(ctx: HandlerContext, bound: BoundCommand) -> t.List[HvObj
     return []
 
 
-@handler("Remove-VMSnapshot", writes=True)
+@register("Remove-VMSnapshot", writes=True)
 def remove_vmsnapshot(ctx: HandlerContext, bound: BoundCommand) -> t.List[HvObject]:
     """behaviour §4; notes B Remove-VMSnapshot: no -Name removes every checkpoint; a name that
     matches nothing does nothing; -Passthru emits the removed VMSnapshot objects."""
@@ -206,7 +206,7 @@ def remove_vmsnapshot(ctx: HandlerContext, bound: BoundCommand) -> t.List[HvObje
     return out
 
 
-@handler("Rename-VMSnapshot", writes=True)
+@register("Rename-VMSnapshot", writes=True)
 def rename_vmsnapshot(ctx: HandlerContext, bound: BoundCommand) -> t.List[HvObject]:
     """notes B Rename-VMSnapshot (exactly-one-match rule; 100 characters, not blank)."""
     lab = lab_of(ctx)
@@ -224,7 +224,7 @@ def rename_vmsnapshot(ctx: HandlerContext, bound: BoundCommand) -> t.List[HvObje
     return []
 
 
-@handler("Export-VMSnapshot", writes=True)
+@register("Export-VMSnapshot", writes=True)
 def export_vmsnapshot(ctx: HandlerContext, bound: BoundCommand) -> t.List[HvObject]:
     """behaviour §13; notes B Export-VMSnapshot (subfolder named after the VM)."""
     lab = lab_of(ctx)

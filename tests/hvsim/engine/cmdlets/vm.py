@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import typing as t
 
-from hvsim.engine.registry import BoundCommand, HandlerContext, handler
+from hvsim.engine.registry import BoundCommand, HandlerContext
 from hvsim.engine.types import HvObject
 from hvsim.model import messages as M
 from hvsim.model.enums import canonical_name
 from hvsim.model.errors import ModelError
 
-from ._common import as_list, fail, host_of, lab_of, obj_id, resolve_vms, switch, target_hosts, whatif, write
+from ._common import register, as_list, fail, host_of, lab_of, obj_id, resolve_vms, switch, target_hosts, whatif, write
 from ._objects import vm_object
 
 
-@handler("Get-VM")
+@register("Get-VM")
 def get_vm(ctx: HandlerContext, bound: BoundCommand) -> t.List[HvObject]:
     """notes B Get-VM: Name (wildcards, sorted by name), Id, ClusterObject; A.5 errors."""
     lab = lab_of(ctx)
@@ -70,7 +70,7 @@ SET_VM_FIELDS = {
 }
 
 
-@handler("Set-VM", writes=True)
+@register("Set-VM", writes=True)
 def set_vm(ctx: HandlerContext, bound: BoundCommand) -> t.List[HvObject]:
     """behaviour §1, §8; notes B Set-VM."""
     lab = lab_of(ctx)
@@ -126,13 +126,13 @@ def _power(ctx: HandlerContext, bound: BoundCommand, op: t.Callable[..., t.Tuple
     return out
 
 
-@handler("Start-VM", writes=True)
+@register("Start-VM", writes=True)
 def start_vm(ctx: HandlerContext, bound: BoundCommand) -> t.List[HvObject]:
     """notes B Start-VM [R-DEC] (automatic checkpoint, warnings, InvalidState)."""
     return _power(ctx, bound, lab_of(ctx).start_vm)
 
 
-@handler("Stop-VM", writes=True)
+@register("Stop-VM", writes=True)
 def stop_vm(ctx: HandlerContext, bound: BoundCommand) -> t.List[HvObject]:
     """notes B Stop-VM [doc PS + R-DEC]."""
     if switch(bound, "Save") and switch(bound, "TurnOff"):
@@ -142,22 +142,22 @@ def stop_vm(ctx: HandlerContext, bound: BoundCommand) -> t.List[HvObject]:
                   force=switch(bound, "Force") or switch(bound, "AsJob"))
 
 
-@handler("Save-VM", writes=True)
+@register("Save-VM", writes=True)
 def save_vm(ctx: HandlerContext, bound: BoundCommand) -> t.List[HvObject]:
     return _power(ctx, bound, lab_of(ctx).save_vm)
 
 
-@handler("Suspend-VM", writes=True)
+@register("Suspend-VM", writes=True)
 def suspend_vm(ctx: HandlerContext, bound: BoundCommand) -> t.List[HvObject]:
     return _power(ctx, bound, lab_of(ctx).suspend_vm)
 
 
-@handler("Resume-VM", writes=True)
+@register("Resume-VM", writes=True)
 def resume_vm(ctx: HandlerContext, bound: BoundCommand) -> t.List[HvObject]:
     return _power(ctx, bound, lab_of(ctx).resume_vm)
 
 
-@handler("Export-VM", writes=True)
+@register("Export-VM", writes=True)
 def export_vm(ctx: HandlerContext, bound: BoundCommand) -> t.List[HvObject]:
     """notes B Export-VM; behaviour §13."""
     lab = lab_of(ctx)
