@@ -264,7 +264,21 @@ class Engine:
                 stages.append(_Stage(spec, prep, None))
             first_set, first_args = B.finish(stages[0].prep) if stages else ("", {})
         except B.BindingError as exc:
+            log.debug("hvsim: binding failed: %s", exc.error.fqid)
             failed.errors.append(_as_terminating(exc.error))
+            failed.failed = True
+            return failed
+        except Exception as exc:  # noqa: BLE001 - a binder bug must not crash the server
+            log.exception("hvsim: binder failure")
+            failed.errors.append(
+                HvError(
+                    fqid="HvsimInternalError",
+                    category="NotSpecified",
+                    message=f"hvsim internal error while binding: {type(exc).__name__}: {exc}",
+                    exception="System.InvalidOperationException",
+                    terminating=True,
+                )
+            )
             failed.failed = True
             return failed
         for stage in stages:

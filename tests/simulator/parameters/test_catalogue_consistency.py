@@ -133,3 +133,41 @@ def test_every_parameter_set_binds(name, set_name):
         # nothing exclusive) is only reachable with its optional parameters: check it is a candidate.
         assert set_name in prep.candidates
     assert set(args) == {p.name for p in chosen}
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_every_prefix_resolves_per_powershell_rules(name):
+    """Each prefix of each parameter name resolves to that parameter, or (per notes §A.1) to the single
+    declared parameter among several matches, or is reported ambiguous listing that parameter."""
+    spec = CAT.cmdlets[name]
+    for p in spec.params.values():
+        for i in range(1, len(p.name) + 1):
+            prefix = p.name[:i]
+            found, ambiguous = spec.resolve_parameter(prefix)
+            keys = [(q, k) for q in spec.params.values() for k in (q.name,) + q.aliases if k.lower().startswith(prefix.lower())]
+            matches = {q.name for q, _ in keys}
+            exact = [q for q, k in keys if k.lower() == prefix.lower()]
+            if exact:
+                assert found is exact[0]
+            elif len(matches) == 1:
+                assert found is p
+            elif len([m for m in matches if spec.params[m].declared]) == 1:
+                assert found is not None and found.declared and found.name in matches
+            else:
+                assert found is None and p in ambiguous and {q.name for q in ambiguous} == matches
+
+
+def test_engine_never_crashes_on_odd_values():
+    """Every parameter of every cmdlet with odd JSON-ish values: errors are binding errors, never internal."""
+    from hvsim.engine.engine import Engine
+    from hvsim.engine.types import CommandCall
+    from param_stubs import CTX, Recorder
+
+    engine = Engine(lab=None, handlers=Recorder())  # type: ignore[arg-type]
+    odd = [None, True, 0, -1, 2**70, 1.5, float("nan"), "", "x", [], [None], [1, "a"], {"a": 1}]
+    for name, spec in CAT.cmdlets.items():
+        for p in spec.params.values():
+            for value in odd:
+                result = engine.run_pipeline([CommandCall(name, [[p.name, value]])], CTX)
+                for err in result.errors:
+                    assert not err.fqid.startswith("HvsimInternalError"), (name, p.name, value, err.message)
