@@ -101,7 +101,8 @@ class Messages:
 
 
 # Fallbacks for cmdlets the module-diff file gives no implementing class for.
-# [inferred] FailoverClusters cmdlets are compiled classes named <Verb><Noun>Command; Get-Volume is
+# [inferred, OBS] FailoverClusters: console output shows GetClusterCommand, GetNodeCommand,
+# GetResourceCommand and MoveClusterGroupCommand, hence GetClusterGroupCommand; Get-Volume is
 # a CDXML function, whose FQID suffix is the command name; Get-CimInstance's class is
 # Microsoft.Management.Infrastructure.CimCmdlets.GetCimInstanceCommand (PowerShell source,
 # src/Microsoft.Management.Infrastructure.CimCmdlets/GetCimInstanceCommand.cs).
