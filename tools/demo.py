@@ -1,8 +1,8 @@
 """``make demo``: start hvsim with the demo lab, run the showcase playbook, stop hvsim.
 
-Usage: ``python tools/demo.py [--playbook PATH] [--lab NAME] [ansible-playbook args...]``
+Usage: ``python tools/demo.py [--playbook PATH] [--lab NAME] [--keep-state] [ansible-playbook args...]``
 
-1. Start ``python -m hvsim serve --lab demo --state-dir .hvsim-state/demo`` (PYTHONPATH=tests)
+1. Start, from a fresh lab unless ``--keep-state``, ``python -m hvsim serve --lab demo --state-dir .hvsim-state/demo`` (PYTHONPATH=tests)
    in the background, in its own process group, logging to ``.hvsim-state/demo/hvsim.log``.
 2. Wait until it has written ``endpoint.json`` (its URLs, credentials and CA path) and its
    port accepts connections.
@@ -21,12 +21,12 @@ import argparse
 import json
 import os
 import pathlib
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
-import urllib.parse
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
 COLLECTIONS = REPO_ROOT / "build" / "collections"
@@ -64,32 +64,29 @@ def stop_simulator(proc: subprocess.Popen) -> None:
             continue
 
 
-def first_listener(endpoint: dict) -> dict:
-    """The first host/listener of the endpoint description, flattened with the top-level keys."""
-    for key in ("hosts", "listeners", "endpoints"):
-        items = endpoint.get(key)
-        if isinstance(items, dict):
-            items = list(items.values())
-        if items:
-            merged = {k: v for k, v in endpoint.items() if not isinstance(v, (list, dict))}
-            merged.update(items[0])
-            return merged
-    return endpoint
-
-
 def connection_env(endpoint: dict) -> dict[str, str]:
-    """Map endpoint.json onto the modules' HYPERV_* environment fallbacks."""
-    info = first_listener(endpoint)
-    url = info.get("url") or info.get("psrp_url") or info.get("wsman_url")
-    parsed = urllib.parse.urlsplit(url) if url else None
+    """Map hvsim's endpoint.json onto the modules' HYPERV_* environment fallbacks.
+
+    endpoint.json (tests/hvsim/server/core.py ``endpoints()``) looks like::
+
+        {"address": "127.0.0.1", "username": ..., "password": ..., "ca_path": ...,
+         "hosts": {"hv01": {"https_url": ..., "https_port": 1234, "http_url": ..., ...}, ...}}
+
+    The variables point at the first host (by name), over HTTPS when it listens on HTTPS.
+    """
+    hosts = endpoint.get("hosts") or {}
+    if not hosts:
+        raise RuntimeError("endpoint.json lists no host")
+    listener = hosts[sorted(hosts)[0]]
+    scheme = "https" if "https_port" in listener else "http"
     values = {
-        "HYPERV_HOST": info.get("host") or info.get("hostname") or (parsed.hostname if parsed else None),
-        "HYPERV_PORT": info.get("port") or (parsed.port if parsed else None),
-        "HYPERV_SCHEME": info.get("scheme") or (parsed.scheme if parsed else None),
-        "HYPERV_USERNAME": info.get("username") or info.get("user"),
-        "HYPERV_PASSWORD": info.get("password"),
-        "HYPERV_CA_PATH": info.get("ca_path") or info.get("ca_cert") or info.get("ca"),
-        "HYPERV_AUTH": info.get("auth"),
+        "HYPERV_HOST": endpoint.get("address"),
+        "HYPERV_PORT": listener.get(f"{scheme}_port"),
+        "HYPERV_SCHEME": scheme,
+        "HYPERV_USERNAME": endpoint.get("username"),
+        "HYPERV_PASSWORD": endpoint.get("password"),
+        "HYPERV_CA_PATH": endpoint.get("ca_path") if scheme == "https" else None,
+        "HYPERV_AUTH": endpoint.get("auth"),
     }
     return {name: str(value) for name, value in values.items() if value not in (None, "")}
 
@@ -106,9 +103,7 @@ def wait_until_ready(proc: subprocess.Popen, endpoint_path: pathlib.Path, log_pa
                 endpoint = None  # still being written
             if endpoint is not None:
                 env = connection_env(endpoint)
-                host, port = env.get("HYPERV_HOST"), env.get("HYPERV_PORT")
-                if not host or not port:
-                    return endpoint
+                host, port = env["HYPERV_HOST"], env["HYPERV_PORT"]
                 try:
                     with socket.create_connection((host, int(port)), timeout=1):
                         return endpoint
@@ -122,12 +117,16 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--lab", default="demo")
     parser.add_argument("--playbook", default="playbooks/showcase.yml")
+    parser.add_argument("--keep-state", action="store_true",
+                        help="continue from the lab state of the previous run instead of a fresh lab")
     args, playbook_args = parser.parse_known_args(argv)
 
     signal.signal(signal.SIGTERM, _terminate)
     signal.signal(signal.SIGHUP, _terminate)
 
     state_dir = REPO_ROOT / ".hvsim-state" / args.lab
+    if not args.keep_state:
+        shutil.rmtree(state_dir, ignore_errors=True)  # hvsim prefers a saved lab state to the lab file
     state_dir.mkdir(parents=True, exist_ok=True)
     endpoint_path = state_dir / "endpoint.json"
     endpoint_path.unlink(missing_ok=True)  # never read a stale one from an earlier run
