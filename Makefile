@@ -48,7 +48,7 @@ help:
 	@echo "make unit         pytest tests/unit tests/simulator"
 	@echo "make integration  pytest tests/integration (in-process simulator)"
 	@echo "make sanity       ansible-test sanity --local on the installed copy"
-	@echo "make lint         ansible-lint (production profile, offline) + antsibull-changelog lint"
+	@echo "make lint         ansible-lint (production profile, offline), antsibull-changelog lint, action group check"
 	@echo "make molecule     molecule scenarios under extensions/molecule/ (if any)"
 	@echo "make bench        tools/bench.py (if present)"
 	@echo "make clean        remove build output and local state (keeps .venv)"
@@ -96,6 +96,7 @@ sanity: install
 lint: venv
 	$(VENV)/bin/ansible-lint --nocolor
 	$(VENV)/bin/antsibull-changelog lint
+	$(PY) tools/check_action_groups.py
 
 # Scenarios live in extensions/molecule/<scenario>/ (delegated driver; no Docker here).
 molecule: install
