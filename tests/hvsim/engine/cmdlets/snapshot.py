@@ -190,7 +190,11 @@ def remove_vmsnapshot(ctx: HandlerContext, bound: BoundCommand) -> t.List[HvObje
         with lab.locked():
             group = [s for s in group if s.id in lab.snapshots]
             vm_host = lab.vms[vm_id].host if vm_id in lab.vms else host
-            objs = {s.id: snapshot_object(lab, s) for s in group} if switch(bound, "Passthru") else {}
+            objs = {}
+            if switch(bound, "Passthru"):
+                for s in group:
+                    for x in (lab.subtree(s.id) if include else [s]):
+                        objs[x.id] = snapshot_object(lab, x)
         if not group:
             continue
         try:
