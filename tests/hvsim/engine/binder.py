@@ -307,6 +307,8 @@ def convert(param: ParamInfo, value: t.Any, cmdlet: str = "") -> t.Any:
     """Convert a value given for ``param``; raises BindingError(CannotConvertArgument...)."""
     try:
         if value is None:
+            if param.is_switch:
+                return False  # -Switch:$null is not present
             return "" if param.element_type == "String" and not param.is_array else None
         if param.is_array:
             items = list(value) if isinstance(value, (list, tuple)) else [value]
@@ -495,7 +497,7 @@ def check_downstream(prep: Prepared) -> None:
     if blocked and len(blocked) == len(prep.candidates):
         # Parameters mandatory (and not pipeline-bindable) in every remaining set are the ones
         # PowerShell would prompt for before the pipeline starts.
-        common = [n for n in blocked[0][1] if all(n in lacking for _, lacking in blocked[1:])]
+        common = [n for n in blocked[0][1] if all(n in lacking for _set, lacking in blocked[1:])]
         if common:
             raise _err(spec, "MissingMandatoryParameter", MSG_MISSING_MANDATORY.format("".join(" " + m for m in common)))
 

@@ -283,7 +283,7 @@ class Catalogue:
     def resolve_command(self, name: str) -> t.Optional[CmdletSpec]:
         """Resolve ``Module\\Name`` or ``Name``; a wrong module qualifier resolves to None."""
         if "\\" in name:
-            module, _, short = name.rpartition("\\")
+            module, _sep, short = name.rpartition("\\")
             spec = self._lookup.get(short.lower())
             if spec is None or spec.module.lower() != module.lower():
                 return None

@@ -78,7 +78,7 @@ def test_positions_unique_per_set(name):
         positions = [
             (p.sets[set_name].position, p.name) for p in spec.params_in_set(set_name) if p.sets[set_name].position is not None
         ]
-        values = [pos for pos, _ in positions]
+        values = [pos for pos, _name in positions]
         assert len(values) == len(set(values)), (set_name, positions)
 
 
@@ -145,7 +145,7 @@ def test_every_prefix_resolves_per_powershell_rules(name):
             prefix = p.name[:i]
             found, ambiguous = spec.resolve_parameter(prefix)
             keys = [(q, k) for q in spec.params.values() for k in (q.name,) + q.aliases if k.lower().startswith(prefix.lower())]
-            matches = {q.name for q, _ in keys}
+            matches = {q.name for q, _key in keys}
             exact = [q for q, k in keys if k.lower() == prefix.lower()]
             if exact:
                 assert found is exact[0]
