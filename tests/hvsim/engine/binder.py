@@ -424,6 +424,8 @@ def prepare(spec: CmdletSpec, parameters: t.Sequence[t.Sequence[t.Any]]) -> Prep
     """Bind the named parameters of one command (raises BindingError, terminating)."""
     values: t.Dict[str, t.Any] = {}
     resolved: t.List[t.Tuple[ParamInfo, t.Any]] = []
+    if isinstance(parameters, dict):  # tolerate {"Name": value} as well as [[name, value], ...]
+        parameters = list(parameters.items())
     for pair in parameters:
         name, value = pair[0], pair[1]
         if name is None or name == "":

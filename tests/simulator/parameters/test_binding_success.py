@@ -442,3 +442,12 @@ def test_pipelines_run_concurrently_without_a_global_lock(engine, rec):
     elapsed = time.monotonic() - start
     assert len(rec.calls_of("Checkpoint-VM")) == 8
     assert elapsed < 1.0  # 8 x 0.2 s serialised would take 1.6 s
+
+
+def test_parameters_given_as_mapping(engine, rec):
+    from hvsim.engine.types import CommandCall
+    from param_stubs import CTX
+
+    result = engine.run_pipeline([CommandCall("Hyper-V\\Get-VMSnapshot", {"VMName": "vm1", "Name": "cp"})], CTX)
+    assert not result.failed
+    assert only_call(rec, "Get-VMSnapshot").args == {"VMName": ["vm1"], "Name": "cp"}
