@@ -1,0 +1,154 @@
+"""Plain-data conversion of pypsrp-deserialized objects (contracts.md section 2) and PSRP error mapping."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+import requests
+from pypsrp.exceptions import AuthenticationError as PsrpAuth
+from pypsrp.exceptions import WinRMTransportError, WSManFaultError
+from pypsrp.messages import ErrorRecordMessage
+from pypsrp.serializer import Serializer
+
+from ansible_collections.hyperv.checkpoints.plugins.module_utils import _errors as errors
+from ansible_collections.hyperv.checkpoints.plugins.module_utils import _psrp
+
+VM_CLIXML = (
+    '<Obj RefId="0"><TN RefId="0"><T>Deserialized.Microsoft.HyperV.PowerShell.VirtualMachine</T>'
+    "<T>Deserialized.Microsoft.HyperV.PowerShell.VirtualMachineBase</T><T>Deserialized.System.Object</T></TN>"
+    '<Props><S N="Name">web01</S><G N="Id">6F0C2D9E-0002-4C00-8A00-000000000002</G>'
+    '<Obj RefId="1" N="State"><I32>2</I32><TN RefId="1"><T>Microsoft.HyperV.PowerShell.VMState</T>'
+    "<T>System.Enum</T><T>System.ValueType</T><T>System.Object</T></TN><ToString>Running</ToString></Obj>"
+    '<Obj RefId="2" N="OperationalStatus"><TN RefId="2"><T>Microsoft.HyperV.PowerShell.VMOperationalStatus[]</T>'
+    "<T>System.Array</T><T>System.Object</T></TN><LST>"
+    '<Obj RefId="3"><I32>2</I32><TN RefId="3"><T>Microsoft.HyperV.PowerShell.VMOperationalStatus</T>'
+    "<T>System.Enum</T><T>System.ValueType</T><T>System.Object</T></TN><ToString>Ok</ToString></Obj>"
+    '<Obj RefId="4"><I32>32769</I32><TNRef RefId="3" /><ToString>32769</ToString></Obj>'
+    "</LST></Obj>"
+    '<Ref RefId="3" N="PrimaryOperationalStatus" />'
+    '<Obj RefId="5" N="StatusDescriptions"><TN RefId="4"><T>System.Collections.ArrayList</T><T>System.Object</T></TN>'
+    "<LST><S>Operating normally</S></LST></Obj>"
+    '<Nil N="ParentSnapshotId" />'
+    '<B N="IsClustered">false</B>'
+    '<I32 N="Generation">2</I32>'
+    '<I64 N="MemoryStartup">4294967296</I64>'
+    '<U64 N="FileSize">18446744073709551615</U64>'
+    '<TS N="Uptime">P1DT2H3M4.5S</TS>'
+    '<DT N="CreationTime">2026-10-21T08:00:00Z</DT>'
+    '<DT N="LocalTime">2026-10-21T10:00:00.1234567+02:00</DT>'
+    '<S N="Notes">it&apos;s $(evil) `n</S>'
+    '<Obj RefId="6" N="HardDrives"><TNRef RefId="4" /><LST>'
+    "<S>HardDiskDrive (Name = 'Hard Drive on SCSI controller number 0 at location 0')</S></LST></Obj>"
+    '<Obj RefId="7" N="Nested"><TN RefId="5"><T>Deserialized.Some.Complex</T><T>Deserialized.System.Object</T></TN>'
+    '<Props><S N="Inner">x</S></Props><ToString>Some.Complex (x)</ToString></Obj>'
+    "</Props>"
+    '<MS><S N="Extended">yes</S></MS>'
+    "<ToString>VirtualMachine (Name = 'web01')</ToString></Obj>"
+)
+
+
+def deserialize(xml):
+    return Serializer().deserialize(xml)
+
+
+def test_vm_object_to_plain():
+    plain = _psrp.to_plain(deserialize(VM_CLIXML))
+    assert plain["Name"] == "web01"
+    assert plain["Id"] == "6f0c2d9e-0002-4c00-8a00-000000000002"  # Guid lower-case
+    assert plain["State"] == "Running"  # enum by name
+    assert plain["OperationalStatus"] == ["Ok", "32769"]  # enum array; undefined value as decimal string
+    assert plain["PrimaryOperationalStatus"] == "Ok"  # <Ref> to an enum
+    assert plain["StatusDescriptions"] == ["Operating normally"]  # single-element list stays a list
+    assert plain["ParentSnapshotId"] is None
+    assert plain["IsClustered"] is False
+    assert plain["Generation"] == 2
+    assert plain["MemoryStartup"] == 4294967296
+    assert plain["FileSize"] == 18446744073709551615
+    assert plain["Uptime"] == pytest.approx(93784.5)  # TimeSpan as total seconds
+    assert plain["CreationTime"] == "2026-10-21T08:00:00.0000000+00:00"  # 'o' with offset
+    assert plain["LocalTime"] == "2026-10-21T10:00:00.1234567+02:00"
+    assert plain["Notes"] == "it's $(evil) `n"  # literal data
+    assert plain["HardDrives"] == ["HardDiskDrive (Name = 'Hard Drive on SCSI controller number 0 at location 0')"]
+    assert plain["Nested"] == "Some.Complex (x)"  # beyond depth 1: ToString
+    assert plain["Extended"] == "yes"  # MS (extended) members too
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        (None, None),
+        (True, True),
+        (5, 5),
+        ("x", "x"),
+        (uuid.UUID("6F0C2D9E-0002-4C00-8A00-000000000002"), "6f0c2d9e-0002-4c00-8a00-000000000002"),
+        (b"\x00\x01", "AAE="),
+        ([1, [2]], [1, [2]]),
+        ({"a": 1}, {"a": 1}),
+    ],
+)
+def test_primitives(value, expected):
+    assert _psrp.to_plain(value) == expected
+
+
+ERROR_CLIXML = (
+    '<Obj RefId="0"><TN RefId="0"><T>System.Management.Automation.ErrorRecord</T><T>System.Object</T></TN><MS>'
+    '<Obj RefId="1" N="Exception"><TN RefId="1"><T>Microsoft.HyperV.PowerShell.VirtualizationException</T>'
+    "<T>System.Exception</T><T>System.Object</T></TN><Props>"
+    '<S N="Message">Unable to find a snapshot matching the given criteria.</S></Props>'
+    "<ToString>Unable to find a snapshot matching the given criteria.</ToString></Obj>"
+    '<S N="TargetObject">00000000-0002-4c00-8a00-000000000002</S>'
+    '<S N="FullyQualifiedErrorId">ObjectNotFound,Microsoft.HyperV.PowerShell.Commands.GetVMSnapshot</S>'
+    '<Nil N="InvocationInfo" /><I32 N="ErrorCategory_Category">13</I32>'
+    '<S N="ErrorCategory_Activity">Get-VMSnapshot</S><S N="ErrorCategory_Reason">VirtualizationException</S>'
+    '<S N="ErrorCategory_TargetName">00000000-0002-4c00-8a00-000000000002</S>'
+    '<S N="ErrorCategory_TargetType">String</S>'
+    '<S N="ErrorCategory_Message">ObjectNotFound (:) [Get-VMSnapshot], VirtualizationException</S>'
+    '<B N="SerializeExtendedInfo">false</B></MS>'
+    "<ToString>Unable to find a snapshot matching the given criteria.</ToString></Obj>"
+)
+
+
+def test_error_record_to_info():
+    from pypsrp.complex_objects import ObjectMeta
+
+    record = Serializer().deserialize(ERROR_CLIXML, ObjectMeta("Obj", object=ErrorRecordMessage))
+    info = _psrp.error_to_info(record)
+    assert info == {
+        "fqid": "ObjectNotFound,Microsoft.HyperV.PowerShell.Commands.GetVMSnapshot",
+        "category": "ObjectNotFound",
+        "message": "Unable to find a snapshot matching the given criteria.",
+        "target": "00000000-0002-4c00-8a00-000000000002",
+        "exception": "Microsoft.HyperV.PowerShell.VirtualizationException",
+    }
+
+
+@pytest.mark.parametrize(
+    "exc, kind, extra",
+    [
+        (PsrpAuth("Failed to authenticate the user bob with ntlm"), errors.AuthenticationError, {}),
+        (WinRMTransportError("http", 401, "denied"), errors.AuthenticationError, {}),
+        (WSManFaultError(2150859173, "HV01", "The maximum number of concurrent shells", None, None, None),
+         errors.QuotaError, {"quota": "MaxShellsPerUser", "fault_code": 2150859173}),
+        (WSManFaultError(2150859174, "HV01", "operations", None, None, None),
+         errors.QuotaError, {"quota": "MaxConcurrentOperationsPerUser"}),
+        (requests.exceptions.SSLError("certificate verify failed"), errors.TLSError, {}),
+        (requests.exceptions.ConnectionError("refused"), errors.ConnectionError, {"write_may_have_applied": False}),
+        (ValueError("Cannot use message encryption with auth 'basic'"), errors.ConfigurationError, {}),
+    ],
+)
+def test_exception_mapping(exc, kind, extra):
+    mapped = _psrp.map_exception(exc, "hv01")
+    assert type(mapped) is kind
+    assert "hv01" in str(mapped)
+    for key, value in extra.items():
+        assert getattr(mapped, key) == value
+
+
+def test_read_timeout_after_a_write_may_have_applied():
+    exc = requests.exceptions.ReadTimeout("read timed out")
+    mapped = _psrp.map_exception(exc, "hv01", request_sent=True, write=True)
+    assert isinstance(mapped, errors.ConnectionError)
+    assert mapped.write_may_have_applied is True
+    assert _psrp.map_exception(exc, "hv01", request_sent=True, write=False).write_may_have_applied is False
+    assert _psrp.map_exception(exc, "hv01", request_sent=False, write=True).write_may_have_applied is False
