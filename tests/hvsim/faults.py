@@ -11,7 +11,7 @@ One-shot faults (each has ``count``: how many times it fires, ``None`` = every t
 ``drop_connection``      the server closes the TCP connection instead of replying.
 ``drop_after_mutation``  a pipeline that changed state (``PipelineResult.mutated``) is applied,
                          then the connection carrying its result is closed without a reply.
-``operation_timeout``    a Receive answers the operation-timeout fault (2150858793) at once.
+``operation_timeout``    a Receive for a command (with CommandId) answers the operation-timeout fault (2150858793) at once.
 ``http_500``             the request gets a bare HTTP 500 (no SOAP body): a transient failure.
 
 Settings (always in force): ``latency`` (seconds added to every WS-Man reply),

@@ -538,7 +538,7 @@ class HvsimServer:
     def _receive(self, req: soap.Request, shell: t.Any, host: str) -> t.List[ET.Element]:
         desired = req.body.find("rsp:Receive/rsp:DesiredStream", soap.NS)
         cid = desired.attrib.get("CommandId") if desired is not None else None
-        if self.faults.fire("operation_timeout", host):
+        if cid and self.faults.fire("operation_timeout", host):  # only command Receives (clients retry those)
             self.stats_fault("operation_timeout")
             raise soap.operation_timeout_fault()
         timeout = max(0.0, min(req.operation_timeout, self.max_receive_wait))

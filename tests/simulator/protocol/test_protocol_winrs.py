@@ -39,7 +39,7 @@ def test_runner_roundtrip(sim, fake_engine):
         [{"cmdlet": "Hyper-V\\Get-VM", "parameters": [["Name", "missing"]]}],
         [{"cmdlet": "Hyper-V\\Checkpoint-VM", "parameters": [["SnapshotName", "n1"], ["Confirm", False]]}],
     ]
-    out, err, rc = _run_runner(p, pipelines, chunk=97)  # stdin in several Sends
+    out, err, rc = _run_runner(p, pipelines, chunk=4096)  # stdin in several Sends
     assert rc == 0 and err == b""
     results = R.parse_stdout(out, 3)
     vm = results[0]["output"][0]
