@@ -172,7 +172,7 @@ class Lab:
         with self.locked():
             fault = {"kind": kind, **params}
             if kind in ("vss_failure", "backup_lock", "slow_merge", "live_migration", "broken_chain", "vm_busy") and params.get("vm"):
-                fault["vm_id"] = self._fault_vm_id(params["vm"])
+                fault["vm_id"] = self._fault_vm_id(params["vm"], params.get("host"))
             if kind == "disk_full":
                 host = params.get("host") or next(iter(self.hosts))
                 fault["host"] = host
@@ -195,10 +195,11 @@ class Lab:
                 job.held = False
                 job.min_end = None
 
-    def _fault_vm_id(self, ref: str) -> str:
-        if ref in self.vms:
-            return ref
-        hits = [v.id for v in self.vms.values() if v.name == ref]
+    def _fault_vm_id(self, ref: str, host: t.Optional[str] = None) -> str:
+        """A VM by Id, or by exact name (with ``host`` to pick one of several same-named VMs)."""
+        if str(ref).lower() in self.vms:
+            return str(ref).lower()
+        hits = [v.id for v in self.vms.values() if v.name == ref and (host is None or v.host == host)]
         if len(hits) != 1:
             raise ValueError(f"fault target VM {ref!r} matches {len(hits)} VMs; use the VM Id")
         return hits[0]

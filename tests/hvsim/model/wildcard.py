@@ -50,10 +50,6 @@ def _compile(pattern: str) -> "re.Pattern[str]":
         elif ch == "[":
             j = i + 1
             body = []
-            negate = False
-            if j < n and pattern[j] == "!":
-                negate = True
-                j += 1
             closed = False
             while j < n:
                 c = pattern[j]
@@ -73,7 +69,11 @@ def _compile(pattern: str) -> "re.Pattern[str]":
                 raise WildcardError(
                     f"The specified wildcard character pattern is not valid: {pattern}"
                 )
-            out.append("[" + ("^" if negate else "") + "".join(body) + "]")
+            if not body:
+                raise WildcardError(
+                    f"The specified wildcard character pattern is not valid: {pattern}"
+                )
+            out.append("[" + "".join(body) + "]")
             i = j
         else:
             out.append(re.escape(ch))
