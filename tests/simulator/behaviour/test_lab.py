@@ -1,0 +1,161 @@
+"""Labs: demo contents, fleet generator, persistence, digest, cost model, time_scale, locking."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import pytest
+
+from hvsim.lab import generate_fleet, load_lab
+from hvsim.model import ManualClock, has_wildcards, wildcard_match
+from hvsim.model.clock import RealClock
+
+from conftest import DEMO_IDS, Caller, plain
+
+GiB = 1024 ** 3
+
+
+def test_demo_lab_contents(lab):
+    # source: brief (demo: 3 hosts, >= 12 VMs, 2-DC domain, 2-node guest cluster, replica, linux without VSS,
+    # deep chain with a branch, VM at 49 checkpoints, duplicate VM and checkpoint names)
+    assert sorted(lab.hosts) == ["HV01", "HV02", "HV03"]
+    assert len(lab.vms) >= 12
+    dcs = [v for v in lab.vms.values() if v.guest.kvp.get("ProductType") == "2"]
+    assert len(dcs) == 2 and len({v.guest.domain for v in dcs}) == 1
+    cluster = [v for v in lab.vms.values() if v.guest.cluster == "SQLCLU"]
+    assert len(cluster) == 2 and all(v.is_clustered for v in cluster)
+    replica = lab.vms[DEMO_IDS["web02-replica"]]
+    assert replica.replication_mode == "Replica"
+    assert {s.snapshot_type for s in lab.snapshots_of(replica.id)} == {"Recovery", "Replica"}
+    lnx = lab.vms[DEMO_IDS["lnx01"]]
+    assert lnx.guest.os == "linux" and not lnx.guest.vss
+    deep = lab.snapshots_of(DEMO_IDS["deep01"])
+    depth = {}
+    for s in deep:
+        depth[s.id] = 1 + depth.get(s.parent_id, 0)
+    assert max(depth.values()) == 6 and len([s for s in deep if len(lab.children_of(s.id)) > 1]) == 1
+    assert len(lab.snapshots_of(DEMO_IDS["nightly49"])) == 49
+    names = [v.name for v in lab.vms.values()]
+    assert names.count("web01") == 2 and len({v.host for v in lab.vms.values() if v.name == "web01"}) == 2
+    app = [s.name for s in lab.snapshots_of(DEMO_IDS["app01"])]
+    assert app.count("nightly") == 2
+    states = {v.state for v in lab.vms.values()}
+    assert {"Running", "Off", "Saved", "Paused"} <= states
+    types = {v.checkpoint_type for v in lab.vms.values()}
+    assert types == {"Disabled", "Production", "ProductionOnly", "Standard"}
+
+
+def test_digest_stable_and_sensitive(clock):
+    # source: brief (digest: sha256 of a canonical dump of everything observable, stable across runs)
+    a = load_lab("demo", clock=ManualClock(), time_scale=0)
+    b = load_lab("demo", clock=ManualClock(), time_scale=0)
+    assert a.digest() == b.digest()
+    call = Caller(a)
+    call("HV01", "Get-VM", "Name")
+    call("HV01", "Get-VMSnapshot", "VMName", VMName=["*"])
+    assert a.digest() == b.digest()  # reads change nothing
+    call("HV01", "Set-VM", "VMObject", VM=[call.vm("dc01")], Notes="x")
+    assert a.digest() != b.digest()
+    json.dumps(a.dump())  # JSON data only
+
+
+def test_state_survives_restart(tmp_path):
+    # source: brief (state persists as JSON in the state dir; a lab survives a restart)
+    lab = load_lab("demo", state_dir=str(tmp_path), clock=ManualClock())
+    call = Caller(lab)
+    call("HV01", "Checkpoint-VM", "VMObject", VM=[call.vm("dc01")], SnapshotName="persisted")
+    files = list(tmp_path.iterdir())
+    assert [f.name for f in files] == ["demo.state.json"]  # no temp files left behind
+    again = load_lab("demo", state_dir=str(tmp_path), clock=ManualClock())
+    assert again.digest() == lab.digest()
+    assert "persisted" in [s.name for s in again.snapshots_of(DEMO_IDS["dc01"])]
+    fresh = load_lab("demo", clock=ManualClock())
+    assert fresh.digest() != again.digest()
+
+
+def test_fleet_is_deterministic_and_sized():
+    # source: brief (fleet: generated H hosts x N VMs, deterministic seed)
+    a = load_lab("fleet", hosts=3, vms_per_host=7, clock=ManualClock())
+    b = load_lab("fleet", hosts=3, vms_per_host=7, clock=ManualClock())
+    assert len(a.hosts) == 3 and len(a.vms) == 21 and a.digest() == b.digest()
+    assert all(len(a.vms_on(h)) == 7 for h in a.hosts)
+    assert generate_fleet(2, 2, seed=1) != generate_fleet(2, 2, seed=2)
+    call = Caller(a)
+    h = sorted(a.hosts)[0]
+    assert len(call(h, "Get-VM", "Name").output) == 7
+
+
+def test_checkpoint_cost_model(lab, clock):
+    # source: docs/hvsim.md cost model (checkpoint: fixed overhead by type + memory / throughput when memory is saved)
+    lab.time_scale = 1.0
+    for v in lab.vms.values():
+        v.write_rate = 0
+    call = Caller(lab)
+    t0 = clock.now()
+    call("HV01", "Checkpoint-VM", "VMObject", VM=[call.vm("app01")], SnapshotName="std")  # Standard, 8 GiB
+    assert clock.now() - t0 == pytest.approx(lab.costs["checkpoint_standard"] + 8 * GiB / lab.hosts["HV01"].throughput)
+    t0 = clock.now()
+    call("HV01", "Checkpoint-VM", "VMObject", VM=[call.vm("web01")], SnapshotName="prod")  # production: no memory
+    assert clock.now() - t0 == pytest.approx(lab.costs["checkpoint_production"])
+    lab.time_scale = 0.5  # time_scale multiplies every delay
+    t0 = clock.now()
+    call("HV01", "Checkpoint-VM", "VMObject", VM=[call.vm("web01")], SnapshotName="prod2")
+    assert clock.now() - t0 == pytest.approx(0.5 * lab.costs["checkpoint_production"])
+
+
+def test_time_scale_zero_is_instant(lab, clock):
+    # source: brief (time_scale 0 in unit tests: instant)
+    call = Caller(lab)
+    t0 = clock.now()
+    call("HV01", "Checkpoint-VM", "VMObject", VM=[call.vm("app01")], SnapshotName="a")
+    call("HV01", "Restore-VMSnapshot", "SnapshotName", VMName="app01", Name="a", Confirm=False)
+    assert clock.now() == t0
+
+
+def test_running_vm_disk_grows_with_time(lab, clock):
+    # source: brief (AVHDX sizes grow as the VM runs: a growth rate per running second)
+    lab.time_scale = 1.0
+    call = Caller(lab)
+    path = call.vm("web01").properties["HardDrives"][0].properties["Path"]
+    size = lambda: call("HV01", "Get-VHD", "Path", Path=[path]).output[0].properties["FileSize"].value  # noqa: E731
+    s0 = size()
+    clock.advance(10)
+    assert size() == s0 + 10 * lab.vms[DEMO_IDS["web01"]].write_rate
+    off = call.vm("deep01").properties["HardDrives"][0].properties["Path"]
+    o0 = call("HV01", "Get-VHD", "Path", Path=[off]).output[0].properties["FileSize"].value
+    clock.advance(10)
+    assert call("HV01", "Get-VHD", "Path", Path=[off]).output[0].properties["FileSize"].value == o0
+
+
+def test_lock_not_held_while_sleeping():
+    # source: brief (handlers must NOT hold the lock while sleeping for a simulated duration)
+    lab = load_lab("demo", clock=RealClock(), time_scale=1.0)
+    lab.costs["checkpoint_production"] = 1.5
+    call = Caller(lab)
+    vm = call.vm("web01")
+    t = threading.Thread(target=lambda: call("HV01", "Checkpoint-VM", "VMObject", VM=[vm], SnapshotName="slow"))
+    t.start()
+    time.sleep(0.3)
+    t0 = time.monotonic()
+    r = call("HV02", "Get-VM", "Name")  # another listener reads while the checkpoint is in flight
+    assert time.monotonic() - t0 < 0.5 and r.output
+    assert "CreatingSnapshot" in plain(call.vm("web01").properties["OperationalStatus"])
+    t.join()
+    assert "slow" in [s.properties["Name"] for s in call.snaps("web01")]
+
+
+@pytest.mark.parametrize("pattern,text,ok", [
+    ("web*", "WEB01", True), ("db[01]", "db0", True), ("db[01]", "db[01]", False), ("db`[01`]", "db[01]", True),
+    ("a?b", "axb", True), ("a?b", "ab", False), ("[a-c]x", "bx", True), ("[a-c]x", "dx", False), ("*", "", True),
+])
+def test_wildcard_semantics(pattern, text, ok):
+    # source: hyperv-cmdlets-notes.md A.5 (case-insensitive * ? [ ]); behaviour §6 ("[" and "]" are wildcards)
+    assert wildcard_match(pattern, text) is ok
+
+
+def test_has_wildcards():
+    # source: hyperv-cmdlets-notes.md A.5 (a literal that matches nothing errors; a wildcard does not)
+    assert has_wildcards("a*") and has_wildcards("x[1]") and has_wildcards("?")
+    assert not has_wildcards("plain") and not has_wildcards("a`*")
