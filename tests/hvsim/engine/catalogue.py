@@ -125,6 +125,12 @@ INT_RANGES = {
 # Enums whose member list the docs do not give (module-only parameters).
 EXTRA_ENUM_VALUES = {"EnhancedSessionTransportType": ("VMBus", "HvSocket")}
 
+# System.Management.Automation.ActionPreference in Windows PowerShell 5.1, in value order
+# (SilentlyContinue 0 ... Suspend 5, the enum table of about_CommonParameters), which is the order
+# the enum conversion error lists them. Break (6) was added in PowerShell 7.0 and is refused here,
+# although the catalogue's accepted_values list it.
+ACTION_PREFERENCE_51 = ("SilentlyContinue", "Stop", "Continue", "Inquire", "Ignore", "Suspend")
+
 
 @dataclasses.dataclass(frozen=True)
 class SetBinding:
@@ -397,7 +403,9 @@ def _build_cmdlet(
                 aliases=tuple(cdef.get("aliases") or ()),
                 kind="common",
                 sets={s: SetBinding(False, None, False, False) for s in set_names},
-                accepted_values=tuple(cdef.get("accepted_values") or ()),
+                accepted_values=ACTION_PREFERENCE_51
+                if cdef["type"] == "ActionPreference"
+                else tuple(cdef.get("accepted_values") or ()),
             )
     for rname in RISK_PARAMETERS:
         if rname in risk:

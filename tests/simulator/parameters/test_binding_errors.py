@@ -288,7 +288,7 @@ CASES = [
         "Cannot bind parameter 'ErrorAction'. Cannot convert value \"Sometimes\" to type "
         "\"System.Management.Automation.ActionPreference\". Error: \"Unable to match the identifier name Sometimes "
         "to a valid enumerator name. Specify one of the following enumerator names and try again:\r\n"
-        "Break, Suspend, Ignore, Inquire, Continue, Stop, SilentlyContinue\"",
+        "SilentlyContinue, Stop, Continue, Inquire, Ignore, Suspend\"",
         PBE,
         id="common-parameter-enum",
     ),
