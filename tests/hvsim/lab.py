@@ -16,6 +16,7 @@ import os
 import pathlib
 import random
 import tempfile
+import threading
 import typing as t
 import uuid
 
@@ -233,32 +234,60 @@ def _state_path(state_dir: str, name: str) -> pathlib.Path:
     return pathlib.Path(state_dir) / STATE_FILE.format(name=name)
 
 
-def _make_persist(path: pathlib.Path) -> t.Callable[[Lab], None]:
-    def persist(lab: Lab) -> None:
-        data = json.dumps(lab.dump(), sort_keys=True, indent=None, separators=(",", ":"))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=str(path.parent))
+def _write_atomic(lab: Lab, path: pathlib.Path) -> None:
+    data = json.dumps(lab.dump(), sort_keys=True, indent=None, separators=(",", ":"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=str(path.parent))
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
         try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def _make_persist(path: pathlib.Path, interval: float) -> t.Callable[[Lab, bool], None]:
+    """Atomic JSON writes (temp file + os.replace). With ``interval`` > 0 autosaves are batched:
+    at most one write per interval (a timer flushes the last change); ``lab.save()`` writes at once."""
+    timer: t.List[t.Optional[threading.Timer]] = [None]
+    guard = threading.Lock()
+
+    def flush(lab: Lab) -> None:
+        with guard:
+            timer[0] = None
+        with lab.lock:
+            _write_atomic(lab, path)
+
+    def persist(lab: Lab, force: bool = False) -> None:
+        if force or interval <= 0:
+            with guard:
+                if timer[0] is not None:
+                    timer[0].cancel()
+                    timer[0] = None
+            _write_atomic(lab, path)
+            return
+        with guard:
+            if timer[0] is None:
+                timer[0] = threading.Timer(interval, flush, args=(lab,))
+                timer[0].daemon = True
+                timer[0].start()
+
     return persist
 
 
 def load_lab(name_or_path: str, state_dir: t.Optional[str] = None, time_scale: float = 0.0, clock: t.Any = None,
-             **params: t.Any) -> Lab:
+             autosave_interval: t.Optional[float] = None, **params: t.Any) -> Lab:
     """Load a lab by name (``demo``, ``fleet``, any YAML under tests/hvsim/labs) or YAML path.
 
     ``fleet`` takes ``hosts``, ``vms_per_host`` (or ``vms``), ``seed`` and ``checkpoints_per_vm``.
-    With ``state_dir``: a saved state there wins over the lab file; mutations autosave.
+    With ``state_dir``: a saved state there wins over the lab file; mutations autosave (at once for
+    labs up to 200 VMs, else batched to one write per second; ``autosave_interval`` overrides).
     """
     clock = clock or RealClock()
     if name_or_path == "fleet":
@@ -281,7 +310,9 @@ def load_lab(name_or_path: str, state_dir: t.Optional[str] = None, time_scale: f
         lab = build_lab(spec, clock=clock, time_scale=time_scale)
     if state_dir:
         lab.state_path = str(_state_path(state_dir, lab_name))
-        lab.persist = _make_persist(_state_path(state_dir, lab_name))
+        if autosave_interval is None:
+            autosave_interval = 0.0 if len(lab.vms) <= 200 else 1.0
+        lab.persist = _make_persist(_state_path(state_dir, lab_name), float(autosave_interval))
         if not os.path.exists(lab.state_path):
             lab.save()
     return lab

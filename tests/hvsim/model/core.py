@@ -138,7 +138,7 @@ class Lab:
         self.seq = 0
         self.last_advance: t.Optional[float] = None
         self.state_path: t.Optional[str] = None
-        self.persist: t.Optional[t.Callable[["Lab"], None]] = None
+        self.persist: t.Optional[t.Callable[["Lab", bool], None]] = None  # (lab, force)
         # Test hooks: called (without the lock) while a timed operation is in flight.
         self.in_flight_hooks: t.List[t.Callable[[Op], None]] = []
 
@@ -1250,12 +1250,12 @@ class Lab:
         """Write the state through the injected persistence helper (hvsim.lab)."""
         with self.lock:
             if self.persist is not None:
-                self.persist(self)
+                self.persist(self, True)
 
     def _save(self) -> None:
-        # Autosave after each mutation when a state dir is configured.
+        # Autosave after each mutation when a state dir is configured (the helper may batch writes).
         if self.persist is not None:
-            self.persist(self)
+            self.persist(self, False)
 
     # ------------------------------------------------------------------ building (lab files)
     def add_host(self, host: Host) -> Host:
