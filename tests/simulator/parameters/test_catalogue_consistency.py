@@ -171,3 +171,17 @@ def test_engine_never_crashes_on_odd_values():
                 result = engine.run_pipeline([CommandCall(name, [[p.name, value]])], CTX)
                 for err in result.errors:
                     assert not err.fqid.startswith("HvsimInternalError"), (name, p.name, value, err.message)
+
+
+def test_every_cmdlet_the_collection_sends_is_catalogued():
+    """Drift guard: the WinRS runner's allow-list (= what the client sends) resolves in the catalogue."""
+    from hvsim._paths import ensure_collection_importable
+
+    ensure_collection_importable()
+    from ansible_collections.hyperv.checkpoints.plugins.module_utils import _winrs_runner
+
+    assert _winrs_runner.ALLOWED_CMDLETS
+    for qualified in _winrs_runner.ALLOWED_CMDLETS:
+        spec = CAT.resolve_command(qualified)
+        assert spec is not None, qualified
+        assert f"{spec.module}\\{spec.name}" == qualified  # canonical names, no aliases
