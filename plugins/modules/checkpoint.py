@@ -108,6 +108,11 @@ options:
         C(Stopping)). A VM held by a backup or in the middle of an apply is never waited for; the task fails.
     type: int
     default: 300
+  poll_interval:
+    description:
+      - Seconds between two reads of the VM while waiting for a busy VM or a disk merge.
+    type: float
+    default: 2.0
 notes:
   - RV(achieved_type) follows the rule that a checkpoint with a saved memory state (C(State=Saved)) is a standard
     checkpoint and one without (C(State=Off)) a production checkpoint when the VM was running. Hyper-V reports
@@ -357,6 +362,7 @@ def argument_spec():
         wait_for_merge=dict(type="bool", default=True),
         merge_timeout=dict(type="int", default=600),
         wait_timeout=dict(type="int", default=300),
+        poll_interval=dict(type="float", default=2.0),
     )
 
 
@@ -394,7 +400,7 @@ def _present(client, params, check_mode, out, vm, checkpoints):
 
     out.result["action"] = "create"
     out.step = "check the preconditions for checkpoint %s" % lc.quote(name)
-    vm = lc.wait_until_idle(client, vm, params["wait_timeout"], action="create checkpoint %s" % lc.quote(name))
+    vm = lc.wait_until_idle(client, vm, params["wait_timeout"], params["poll_interval"], action="create checkpoint %s" % lc.quote(name))
     checkpoints = client.list_checkpoints(vm.id)
     dc_allowed = params["allow_domain_controller"]
     report = lc.preflight_create(client, vm, checkpoints, allow_domain_controller=dc_allowed,
@@ -427,7 +433,7 @@ def _present(client, params, check_mode, out, vm, checkpoints):
             out.step = "remove the unwanted standard checkpoint %s (%s)" % (lc.quote(name), cp.id)
             lc.remove_checkpoint(client, cp, False)
             try:
-                lc.wait_for_merge(client, vm.id, params["merge_timeout"])
+                lc.wait_for_merge(client, vm.id, params["merge_timeout"], params["poll_interval"])
             except OperationTimeoutError:
                 out.warnings.append("The merge after removing the fallback checkpoint is still running.")
             out.result["changed"] = False
@@ -527,7 +533,7 @@ def _absent(client, params, check_mode, out, vm, checkpoints):
     out.result["changed"] = True
     out.result["checkpoint"] = lc.checkpoint_summary(cp)
     out.result["removed"] = [lc.checkpoint_summary(c) for c in targets]
-    vm = lc.wait_until_idle(client, vm, params["wait_timeout"], action="remove checkpoint %s" % what)
+    vm = lc.wait_until_idle(client, vm, params["wait_timeout"], params["poll_interval"], action="remove checkpoint %s" % what)
     gone = set(c.id for c in targets)
     if check_mode:
         after = _simulate_remove(checkpoints, targets, gone)
@@ -541,7 +547,7 @@ def _absent(client, params, check_mode, out, vm, checkpoints):
         out.result["removed"] = []
     if params["wait_for_merge"]:
         out.step = "wait for the disk merge after removing checkpoint %s" % what
-        seconds, vm = lc.wait_for_merge(client, vm.id, params["merge_timeout"])
+        seconds, vm = lc.wait_for_merge(client, vm.id, params["merge_timeout"], params["poll_interval"])
         out.result["merge_seconds"] = seconds
     else:
         vm = client.get_vm(vm.id)
@@ -620,7 +626,7 @@ def main():
             problems.append("state=absent needs name or checkpoint_id")
         if params["new_name"] is not None:
             problems.append("new_name is only valid with state=present")
-    for key in ("merge_timeout", "wait_timeout"):
+    for key in ("merge_timeout", "wait_timeout", "poll_interval"):
         if params[key] < 0:
             problems.append("%s must be 0 or more seconds" % key)
     if problems:

@@ -92,6 +92,11 @@ options:
         backup, or one where an apply is already running, is not waited for; the task fails.
     type: int
     default: 300
+  poll_interval:
+    description:
+      - Seconds between two reads of the VM while waiting for a busy VM or a disk merge.
+    type: float
+    default: 2.0
 notes:
   - B(Always changed.) Applying reports C(changed=true) on every run, also in check mode, like
     C(vmware.vmware.vm_snapshot_revert). The VM begins to drift from the checkpoint as soon as it runs, and no
@@ -272,6 +277,7 @@ def argument_spec():
         power_state=dict(type="str", default="as_captured", choices=["as_captured", "started", "stopped"]),
         allow_domain_controller=dict(type="bool", default=False),
         wait_timeout=dict(type="int", default=300),
+        poll_interval=dict(type="float", default=2.0),
     )
 
 
@@ -325,7 +331,7 @@ def run(client, params, check_mode, out):
                                                                                     cp.snapshot_type),
             hint="Recovery and Replica checkpoints belong to backup software and Hyper-V Replica; use their tools "
                  "(for Replica, Start-VMFailover).")
-    vm = lc.wait_until_idle(client, vm, params["wait_timeout"], action="apply %s" % lc.checkpoint_label(cp))
+    vm = lc.wait_until_idle(client, vm, params["wait_timeout"], params["poll_interval"], action="apply %s" % lc.checkpoint_label(cp))
     role = client.guest_role(vm.id)
     if role.domain_controller and not params["allow_domain_controller"]:
         raise lc.PreflightError(
@@ -385,7 +391,7 @@ def run(client, params, check_mode, out):
         vm = client.get_vm(vm.id)
 
     out.step = "apply checkpoint %s" % lc.quote(cp.name)
-    vm = lc.wait_until_idle(client, vm, params["wait_timeout"], action="apply %s" % lc.checkpoint_label(cp))
+    vm = lc.wait_until_idle(client, vm, params["wait_timeout"], params["poll_interval"], action="apply %s" % lc.checkpoint_label(cp))
     _restore(client, vm, cp, out)
     out.wrote = True
     vm = client.get_vm(vm.id)
@@ -468,6 +474,8 @@ def main():
         problems.append("name, checkpoint_id and latest=true are mutually exclusive (got %s)" % ", ".join(chosen))
     if params["wait_timeout"] < 0:
         problems.append("wait_timeout must be 0 or more seconds")
+    if params["poll_interval"] < 0:
+        problems.append("poll_interval must be 0 or more seconds")
     if problems:
         module.fail_json(msg="; ".join(problems), changed=False)
 

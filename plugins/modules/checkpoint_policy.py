@@ -83,6 +83,11 @@ options:
         backup or in the middle of an apply is not waited for; the task fails.
     type: int
     default: 300
+  poll_interval:
+    description:
+      - Seconds between two reads of the VM while waiting for a busy VM or a disk merge.
+    type: float
+    default: 2.0
 notes:
   - One of O(vm_name), O(vm_id), O(vm_names) and O(vm_ids) is required; they can be combined and each VM is
     handled once.
@@ -203,6 +208,7 @@ def argument_spec():
         allow_unverified_paths=dict(type="bool", default=False),
         allow_domain_controller=dict(type="bool", default=False),
         wait_timeout=dict(type="int", default=300),
+        poll_interval=dict(type="float", default=2.0),
     )
 
 
@@ -266,7 +272,7 @@ def apply(client, plans, params, check_mode, target, report):
                  "before": p["before"], "after": p["after"]}
         if p["changes"] and not check_mode:
             target["vm"], target["vm_id"] = vm.name, vm.id
-            idle = lc.wait_until_idle(client, vm, params["wait_timeout"], action="change the checkpoint settings")
+            idle = lc.wait_until_idle(client, vm, params["wait_timeout"], params["poll_interval"], action="change the checkpoint settings")
             _ = idle
             s = p["set"]
             updated = client.set_vm(
@@ -300,6 +306,8 @@ def main():
         problems.append("set at least one of checkpoint_type, automatic_checkpoints and snapshot_file_location")
     if params["wait_timeout"] < 0:
         problems.append("wait_timeout must be 0 or more seconds")
+    if params["poll_interval"] < 0:
+        problems.append("poll_interval must be 0 or more seconds")
     location = None
     if params["snapshot_file_location"] is not None:
         try:
