@@ -84,6 +84,10 @@ install: venv
 # pytest exit 5 ("no tests collected") is a failure: a suite that collects nothing must not pass.
 unit: venv
 	@if [ -z "$(UNIT_DIRS)" ]; then echo "unit: no tests/unit or tests/simulator" >&2; exit 1; fi
+	@orphans=$$(find tests -path tests/output -prune -o \( -name 'test_*.py' -o -name '*_test.py' \) -print \
+	  | grep -v -E '^tests/(unit|simulator|integration)/' || true); \
+	if [ -n "$$orphans" ]; then echo "unit: test files outside tests/unit, tests/simulator, tests/integration would never run:" >&2; \
+	  echo "$$orphans" >&2; exit 1; fi
 	$(PYTEST) $(UNIT_DIRS)
 
 integration: venv
