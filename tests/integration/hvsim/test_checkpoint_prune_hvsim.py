@@ -1,0 +1,82 @@
+"""checkpoint_prune through both real transports (PSRP and WinRS) against a live hvsim server."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from hvsim.model.objects import MiB
+from support.modules import run_module
+
+LNX01 = "6f0c2d9e-0005-4c00-8a00-000000000005"  # HV01, Running, no checkpoints
+DAY = 86400
+
+
+def conn(sim, transport, host="HV01"):
+    return {
+        "hyperv_host": sim.host,
+        "hyperv_port": sim.port(host, "https"),
+        "hyperv_scheme": "https",
+        "hyperv_ca_path": sim.ca_path,
+        "hyperv_username": sim.username,
+        "hyperv_password": sim.password,
+        "hyperv_auth": "ntlm",
+        "hyperv_transport": transport,
+    }
+
+
+def seed(lab, vm_id, names_days):
+    with lab.locked():
+        vm = lab.vms[vm_id]
+        for name, days in names_days:
+            lab.seed_snapshot(vm, name, kind="standard", creation_time=time.time() - days * DAY, disk_bytes=16 * MiB)
+
+
+@pytest.fixture
+def sim(hvsim):
+    seed(hvsim.lab, LNX01, [("ansible-n1", 10), ("manual", 9), ("ansible-n2", 8), ("ansible-n3", 5),
+                            ("ansible-n4", 1)])
+    return hvsim
+
+
+@pytest.mark.parametrize("transport", ["psrp", "winrm"])
+def test_prune_check_apply_verify_rerun(sim, transport):
+    args = dict(conn(sim, transport), vm_id=LNX01, keep_newest=1, older_than="2d", poll_interval=0)
+    digest = sim.digest()
+    r = run_module("checkpoint_prune", args, check_mode=True, diff=True)
+    assert not r.failed, r.get("msg")
+    assert [x["name"] for x in r["removed"]] == ["ansible-n1", "ansible-n2", "ansible-n3"]
+    assert sim.digest() == digest
+
+    r = run_module("checkpoint_prune", args)
+    assert not r.failed, r.get("msg")
+    assert [x["name"] for x in r["removed"]] == ["ansible-n1", "ansible-n2", "ansible-n3"]
+
+    info = run_module("checkpoint_info", dict(conn(sim, transport), vm_id=LNX01, include_files=False))
+    assert not info.failed, info.get("msg")
+    assert [c["name"] for c in info["checkpoints"]] == ["manual", "ansible-n4"]
+    assert info["vms"][0]["merge_pending"] is False
+
+    r = run_module("checkpoint_prune", args)
+    assert not r.failed and not r.changed and r["removed"] == []
+
+
+@pytest.mark.parametrize("transport", ["psrp", "winrm"])
+def test_prune_connection_drop_after_remove_converges(sim, transport):
+    """Acceptance: the connection drops after a remove was sent; a rerun converges without a duplicate action."""
+    args = dict(conn(sim, transport), vm_id=LNX01, keep_newest=1, poll_interval=0)
+    first_id = next(s.id for s in sim.lab.snapshots_of(LNX01) if s.name == "ansible-n1")
+    sim.inject_fault("drop_after_mutation", count=1)
+    r = run_module("checkpoint_prune", args)
+    assert r.failed
+    assert "may already have been applied" in r["msg"]
+    assert first_id not in sim.lab.snapshots  # the remove was applied on the host
+    before = sim.stats()["mutating_pipelines"]
+
+    r = run_module("checkpoint_prune", args)
+    assert not r.failed, r.get("msg")
+    assert first_id not in [x["id"] for x in r["removed"]]
+    assert [x["name"] for x in r["removed"]] == ["ansible-n2", "ansible-n3"]
+    assert sim.stats()["mutating_pipelines"] - before == 2  # one Remove-VMSnapshot each, nothing repeated
+    assert [s.name for s in sim.lab.snapshots_of(LNX01)] == ["manual", "ansible-n4"]
