@@ -5,7 +5,8 @@ Usage: ``python tools/run_stages.py STAGE [STAGE ...]`` where each STAGE is a ma
 Every stage runs even when an earlier one failed (so one CI run reports every problem),
 except that the stages after a failed ``install`` are reported as not run when they need
 the installed collection. Each stage's output is streamed and also kept in
-``build/test-logs/<stage>.log``. The exit status is non-zero when any stage failed.
+``build/test-logs/<stage>.log``. A stage that runs longer than ``STAGE_TIMEOUT`` seconds
+(default 1500) is killed. The exit status is non-zero when any stage failed.
 
 The last line totals the pytest results of all stages, in pytest's own words
 ("N passed, N failed"), so a run that executed no test cannot look green.
@@ -16,12 +17,16 @@ from __future__ import annotations
 import os
 import pathlib
 import re
+import signal
 import subprocess
 import sys
+import threading
 import time
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
 LOG_DIR = REPO_ROOT / "build" / "test-logs"
+# No stage may take longer than this (seconds; CI kills the whole run at 90 minutes).
+STAGE_TIMEOUT = float(os.environ.get("STAGE_TIMEOUT", "1500"))
 # Stages that use the installed copy under build/collections.
 NEEDS_INSTALL = {"sanity", "molecule", "demo", "bench"}
 # pytest's closing line, e.g. "==== 3 failed, 120 passed, 2 skipped in 4.20s ====".
@@ -29,7 +34,20 @@ PYTEST_SUMMARY = re.compile(r"^=+ (?P<counts>(?:\d+ \w+(?:, )?)+)(?: in [\d.]+s.
 COUNT = re.compile(r"(\d+) (\w+)")
 
 
-def run_stage(stage: str) -> tuple[int, float, dict[str, int]]:
+def _kill_on_timeout(proc: subprocess.Popen, expired: threading.Event) -> None:
+    """Kill the stage's whole process group when it outlives STAGE_TIMEOUT."""
+    try:
+        proc.wait(timeout=STAGE_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        expired.set()
+        print(f"\nrun_stages: stage exceeded {STAGE_TIMEOUT:.0f}s; killing it", flush=True)
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def run_stage(stage: str) -> tuple[int, float, dict[str, int], bool]:
     LOG_DIR.mkdir(parents=True, exist_ok=True)
     log_path = LOG_DIR / f"{stage}.log"
     started = time.monotonic()
@@ -44,19 +62,26 @@ def run_stage(stage: str) -> tuple[int, float, dict[str, int]]:
             text=True,
             errors="replace",
             bufsize=1,
+            start_new_session=True,
         )
+        expired = threading.Event()
+        threading.Thread(target=_kill_on_timeout, args=(proc, expired), daemon=True).start()
         assert proc.stdout is not None
-        for line in proc.stdout:
-            sys.stdout.write(line)
-            sys.stdout.flush()
-            log.write(line)
-            match = PYTEST_SUMMARY.match(line.strip())
-            if match:
-                for number, word in COUNT.findall(match.group("counts")):
-                    key = {"error": "errors", "warning": "warnings"}.get(word, word)
-                    counts[key] = counts.get(key, 0) + int(number)
-        rc = proc.wait()
-    return rc, time.monotonic() - started, counts
+        try:
+            for line in proc.stdout:
+                sys.stdout.write(line)
+                sys.stdout.flush()
+                log.write(line)
+                match = PYTEST_SUMMARY.match(line.strip())
+                if match:
+                    for number, word in COUNT.findall(match.group("counts")):
+                        key = {"error": "errors", "warning": "warnings"}.get(word, word)
+                        counts[key] = counts.get(key, 0) + int(number)
+            rc = proc.wait()
+        except BaseException:  # Ctrl-C / SIGTERM: do not leave the stage running on its own
+            os.killpg(proc.pid, signal.SIGTERM)
+            raise
+    return rc, time.monotonic() - started, counts, expired.is_set()
 
 
 def main(stages: list[str]) -> int:
@@ -68,10 +93,13 @@ def main(stages: list[str]) -> int:
             results.append((stage, "NOT RUN (install failed)", 0.0))
             continue
         print(f"\n======== make {stage} ========", flush=True)
-        rc, seconds, counts = run_stage(stage)
+        rc, seconds, counts, timed_out = run_stage(stage)
         for key, value in counts.items():
             totals[key] = totals.get(key, 0) + value
-        status = "ok" if rc == 0 else f"FAILED (exit {rc})"
+        if timed_out:
+            status = f"TIMEOUT (> {STAGE_TIMEOUT:.0f}s)"
+        else:
+            status = "ok" if rc == 0 else f"FAILED (exit {rc})"
         if stage == "install" and rc != 0:
             install_failed = True
         results.append((stage, status, seconds))
@@ -96,4 +124,5 @@ def main(stages: list[str]) -> int:
 
 
 if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))
     sys.exit(main(sys.argv[1:]))
