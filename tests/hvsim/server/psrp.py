@@ -237,7 +237,15 @@ class PSRPShell:
                 return
             try:
                 for obj in result.output:
-                    pipeline.write_output(serialize.ps_object(obj) if isinstance(obj, HvObject) else serialize.ps_value(obj, 1))
+                    if isinstance(obj, HvObject):
+                        ps_obj = serialize.ps_object(obj)
+                        # what PowerShell remoting adds to every output object (extended properties)
+                        T.add_note_property(ps_obj, "PSComputerName", self.host)
+                        T.add_note_property(ps_obj, "RunspaceId", T.PSGuid(str(self.pool.runspace_pool_id)))
+                        T.add_note_property(ps_obj, "PSShowComputerName", True)
+                        pipeline.write_output(ps_obj)
+                    else:
+                        pipeline.write_output(serialize.ps_value(obj, 1))
                 for text in getattr(result, "warnings", None) or []:
                     pipeline.write_warning(str(text))
                 terminating = None

@@ -12,9 +12,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 
 from protocol_fakes import FakeEngine  # noqa: E402
 
-for _var in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy"):
-    os.environ.pop(_var, None)
-os.environ["NO_PROXY"] = "127.0.0.1,localhost"
+os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")  # the clients use requests' env proxies otherwise
 
 
 @pytest.fixture
