@@ -174,8 +174,8 @@ class Lab:
             if kind in ("vss_failure", "backup_lock", "slow_merge", "live_migration", "broken_chain", "vm_busy") and params.get("vm"):
                 fault["vm_id"] = self._fault_vm_id(params["vm"], params.get("host"))
             if kind == "disk_full":
-                host = params.get("host") or next(iter(self.hosts))
-                fault["host"] = host
+                fault.setdefault("host", None)  # None: every host (and shares)
+                fault.setdefault("volume", None)  # None: every volume
                 fault.setdefault("free_bytes", 0)
             if kind == "live_migration":
                 fault.setdefault("after_calls", 0)

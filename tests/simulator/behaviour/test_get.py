@@ -227,3 +227,11 @@ def test_cluster_cmdlets_minimal(call):
     assert [g.properties["Name"] for g in groups] == ["sqlclu-a", "sqlclu-b"]
     assert call("HV01", "Get-ClusterNode", "").props("Name") == ["HV01", "HV02"]
     assert call("HV03", "Get-ClusterNode", "").errors  # HV03 is not clustered
+
+
+def test_computer_name_reaches_another_lab_host(call):
+    # source: hyperv-cmdlets-notes.md A.6 (-ComputerName in the by-name sets); brief (VM visible only on its own host)
+    r = call("HV01", "Get-VM", "Name", Name=["dc02"], ComputerName=["HV02"])
+    assert r.props("Name") == ["dc02"] and r.output[0].properties["ComputerName"] == "HV02"
+    r = call("HV01", "Get-VM", "Name", Name=["dc02"], ComputerName=["nosuchhost"])
+    assert r.output == [] and r.errors
