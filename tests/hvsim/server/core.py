@@ -561,7 +561,7 @@ class HvsimServer:
             if drop:
                 raise _Drop()
             return [resp]
-        streams, state, rc, drop = shell.receive(cid, timeout)
+        streams, state, rc, drop = shell.receive(cid, timeout, max(8192, (req.max_envelope_size - 4096) * 3 // 4))
         if state == "Timeout":
             raise soap.operation_timeout_fault()
         if drop:

@@ -166,7 +166,7 @@ class WinRSShell:
             self.commands.clear()
             self.cond.notify_all()
 
-    def receive(self, command_id: t.Optional[str], timeout: float) -> t.Tuple[t.List[t.Tuple[str, bytes, bool]], str, t.Optional[int], bool]:
+    def receive(self, command_id: t.Optional[str], timeout: float, max_bytes: int = 1 << 30) -> t.Tuple[t.List[t.Tuple[str, bytes, bool]], str, t.Optional[int], bool]:
         """Block until output, completion or ``timeout``. Returns (streams, state, exit code, drop)."""
         with self.cond:
             cmd = self.commands.get(command_id or "")
@@ -188,11 +188,13 @@ class WinRSShell:
             if not deadline_ok:
                 return [], "Timeout", None, False
             streams = []
-            out = bytes(cmd.stdout[cmd.sent_out:])
-            err = bytes(cmd.stderr[cmd.sent_err:])
+            # honour the envelope size: at most max_bytes of output per Receive
+            out = bytes(cmd.stdout[cmd.sent_out:cmd.sent_out + max_bytes])
+            err = bytes(cmd.stderr[cmd.sent_err:cmd.sent_err + max(0, max_bytes - len(out))])
             cmd.sent_out += len(out)
             cmd.sent_err += len(err)
-            if cmd.done:
+            all_sent = cmd.sent_out == len(cmd.stdout) and cmd.sent_err == len(cmd.stderr)
+            if cmd.done and all_sent:
                 streams.append(("stdout", out, True))
                 streams.append(("stderr", err, True))
                 return streams, "Done", cmd.exit_code, cmd.drop_pending

@@ -142,3 +142,14 @@ def test_ansible_style_send_before_first_receive(sim, fake_engine):
     out, err, rc = p.get_command_output(shell, cid)
     assert rc == 0 and len(fake_engine.calls) == 1
     p.close_shell(shell)
+
+
+def test_large_output_is_split_by_envelope_size(sim, fake_engine):
+    from hvsim.engine.types import HvObject, PipelineResult
+
+    big = "y" * 300000
+    fake_engine.run_pipeline = lambda calls, context: PipelineResult(output=[HvObject("Hvsim.Test.Blob", {"V": big})])
+    sim.reset_stats()
+    out, err, rc = _run_runner(winrm_protocol(sim), [[{"cmdlet": "Hyper-V\\Get-VM", "parameters": []}]])
+    assert rc == 0 and R.parse_stdout(out, 1)[0]["output"][0]["V"] == big
+    assert sim.stats()["requests_by_action"]["Receive"] >= 3  # 300 kB in <= ~111 kB pieces
