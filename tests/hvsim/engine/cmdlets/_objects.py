@@ -284,7 +284,6 @@ def volume_object(lab: Lab, host: str, vol: Volume) -> HvObject:
         "UniqueId": f"\\\\?\\Volume{vid}\\",
         "ObjectId": f"{{1}}\\\\{host}\\root/Microsoft/Windows/Storage/Providers_v2\\WSP_Volume.ObjectId=\"{vid}\"",
         "AccessPaths": [vol.root, f"\\\\?\\Volume{vid}\\"],
-        "PSComputerName": None,
     }
     return HvObject(VOLUME_TYPE, props, to_string=f"MSFT_Volume (ObjectId = \"{vid}\")",
                     extra_type_names=("Microsoft.Management.Infrastructure.CimInstance#MSFT_StorageObject",
@@ -348,7 +347,6 @@ def kvp_object(lab: Lab, vm: VM) -> HvObject:
         "OperationalStatus": [HvInt(2 if reporting else 12, "UInt16")],
         "GuestIntrinsicExchangeItems": items,
         "GuestExchangeItems": [] if reporting else None,
-        "PSComputerName": None,
     }
     return HvObject(KVP_CLASS, props, to_string=f"Msvm_KvpExchangeComponent (CreationClassName = \"Msvm_KvpExchangeComponent\", DeviceID = \"{props['DeviceID']}\")",
                     extra_type_names=("Microsoft.Management.Infrastructure.CimInstance#root/virtualization/v2/Msvm_EnabledLogicalElement",
