@@ -478,6 +478,16 @@ def create_checkpoint(client, vm, name, before_ids):
             hint="Remove the extra one by checkpoint_id.")
 
 
+def with_create_hint(exc, vm):
+    """Give a host-side Checkpoint-VM failure the advice that fits it (VSS for production types)."""
+    if exc.hint is None:
+        if vm.checkpoint_type in ("Production", "ProductionOnly"):
+            exc.hint = VSS_HINT
+        else:
+            exc.hint = "Check the Hyper-V-VMMS Admin event log on the host, then run the task again."
+    return exc
+
+
 def remove_checkpoint(client, cp, include_children):
     """Remove-VMSnapshot by Id. After a connection drop: re-read by Id; gone = done, present = retry once.
 

@@ -338,7 +338,11 @@ diff:
 """
 
 from ansible_collections.hyperv.checkpoints.plugins.module_utils import _lifecycle as lc
-from ansible_collections.hyperv.checkpoints.plugins.module_utils._errors import HyperVError, OperationTimeoutError
+from ansible_collections.hyperv.checkpoints.plugins.module_utils._errors import (
+    CommandError,
+    HyperVError,
+    OperationTimeoutError,
+)
 from ansible_collections.hyperv.checkpoints.plugins.module_utils._module import (
     HyperVModule,
     validate_checkpoint_name,
@@ -378,6 +382,7 @@ class Outcome(object):
         self.warnings = []
         self.target = {}
         self.step = "read the VM and its checkpoints"
+        self.wrote = False
 
 
 def _present(client, params, check_mode, out, vm, checkpoints):
@@ -420,7 +425,11 @@ def _present(client, params, check_mode, out, vm, checkpoints):
 
     out.step = "create checkpoint %s" % lc.quote(name)
     state_before, type_before = vm.state, vm.checkpoint_type
-    cp, warns = lc.create_checkpoint(client, vm, name, set(c.id for c in checkpoints))
+    try:
+        cp, warns = lc.create_checkpoint(client, vm, name, set(c.id for c in checkpoints))
+    except CommandError as exc:
+        raise lc.with_create_hint(exc, vm)
+    out.wrote = True
     out.warnings.extend(warns)
     out.target["checkpoint_id"] = cp.id
     achieved = lc.achieved_type(cp, state_before, type_before)
@@ -436,7 +445,7 @@ def _present(client, params, check_mode, out, vm, checkpoints):
                 lc.wait_for_merge(client, vm.id, params["merge_timeout"], params["poll_interval"])
             except OperationTimeoutError:
                 out.warnings.append("The merge after removing the fallback checkpoint is still running.")
-            out.result["changed"] = False
+            out.wrote = False
             out.result["checkpoint"] = None
             raise lc.PreflightError(
                 "Hyper-V fell back to a standard checkpoint (it holds memory, State Saved) although a production "
@@ -497,6 +506,7 @@ def _rename(client, params, check_mode, out, vm, checkpoints):
         after = [_renamed(c, new_name) if c.id == cp.id else c for c in checkpoints]
         return before, after, vm
     renamed = client.rename_checkpoint(cp.id, new_name) or client.get_checkpoint(cp.id)
+    out.wrote = True
     checkpoints = client.list_checkpoints(vm.id)
     out.result["checkpoint"] = lc.checkpoint_summary(renamed)
     out.result["matches"] = [c.id for c in checkpoints if c.name == new_name]
@@ -541,6 +551,7 @@ def _absent(client, params, check_mode, out, vm, checkpoints):
         out.result["vm"]["current_checkpoint_id"] = _now_after(vm, checkpoints, gone)
         return before, after, vm
     removed, warns = lc.remove_checkpoint(client, cp, params["remove_children"])
+    out.wrote = removed
     out.warnings.extend(warns)
     if not removed:
         out.result["changed"] = False
@@ -647,7 +658,9 @@ def main():
     except HyperVError as exc:
         for warning in out.warnings:
             module.warn(warning)
-        module.fail_from(exc, out.step, result=out.result, **out.target)
+        result = dict(out.result)
+        result["changed"] = out.wrote
+        module.fail_from(exc, out.step, result=result, **out.target)
     for warning in out.warnings:
         module.warn(warning)
     result = dict(out.result)

@@ -251,6 +251,7 @@ diff:
 
 from ansible_collections.hyperv.checkpoints.plugins.module_utils import _lifecycle as lc
 from ansible_collections.hyperv.checkpoints.plugins.module_utils._errors import (
+    CommandError,
     ConnectionError as HvConnectionError,
     HyperVError,
 )
@@ -376,7 +377,10 @@ def run(client, params, check_mode, out):
     if save_name is not None:
         out.step = "save the current state as checkpoint %s" % lc.quote(save_name)
         state_before, type_before = vm.state, vm.checkpoint_type
-        saved, warns = lc.create_checkpoint(client, vm, save_name, set(c.id for c in checkpoints))
+        try:
+            saved, warns = lc.create_checkpoint(client, vm, save_name, set(c.id for c in checkpoints))
+        except CommandError as exc:
+            raise lc.with_create_hint(exc, vm)
         out.wrote = True
         out.warnings.extend(warns)
         out.result["saved_checkpoint"] = lc.checkpoint_summary(saved)
@@ -424,6 +428,11 @@ def _restore(client, vm, cp, out):
     """Restore-VMSnapshot by Id; after a connection drop, re-read the VM instead of applying again."""
     try:
         client.restore_checkpoint(cp.id)
+    except CommandError as exc:
+        if exc.hint is None:
+            exc.hint = ("Nothing was deleted. Check the disk chain (checkpoint_info, Get-VHD ParentPath) and the "
+                        "Hyper-V-VMMS Admin event log; export or back up the VM before repairing anything.")
+        raise
     except HvConnectionError as exc:
         if not (exc.write_may_have_applied or exc.request_sent):
             raise
