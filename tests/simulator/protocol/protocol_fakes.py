@@ -79,6 +79,8 @@ class FakeEngine:
                     "Names": [k for k, _ in call.parameters],
                     "Types": [type(v).__name__ for _, v in call.parameters],
                 }))
+            elif name == "Warn-Me":
+                out.warnings.append("The virtual machine is busy; trying again.")
             elif name == "Sleep":
                 time.sleep(float(params.get("Seconds", 0.2)))
                 out.output.append(HvObject("Hvsim.Test.Result", {"Value": "slept"}, to_string="slept"))

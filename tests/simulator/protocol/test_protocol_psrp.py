@@ -221,3 +221,12 @@ def test_large_output_is_fragmented(sim, fake_engine):
     fake_engine.run_pipeline = orig
     assert [o.adapted_properties["Value"] for o in out] == [big, big]
     assert sim.stats()["requests_by_action"]["Receive"] >= 4
+
+
+def test_warnings_reach_the_warning_stream(sim):
+    with RunspacePool(psrp_wsman(sim)) as pool:
+        ps = PowerShell(pool)
+        ps.add_cmdlet("Warn-Me")
+        ps.invoke()
+    assert not ps.had_errors
+    assert [w.message for w in ps.streams.warning] == ["The virtual machine is busy; trying again."]
