@@ -81,7 +81,7 @@ def assert_safe_pipelines(transports, user_values=()):
                     assert name.lower() not in ("name", "vmname")
                     for text in user_values:
                         if value == text:
-                            assert name in ("SnapshotName", "NewName"), (name, cmd)
+                            assert name in ("SnapshotName", "NewName", "SnapshotFileLocation"), (name, cmd)
                         elif isinstance(value, str):
                             assert text not in value or value == text, (name, value)
     assert seen, "no pipeline ran"
