@@ -238,12 +238,9 @@ class PSRPShell:
             try:
                 for obj in result.output:
                     if isinstance(obj, HvObject):
-                        ps_obj = serialize.ps_object(obj)
-                        # what PowerShell remoting adds to every output object (extended properties)
-                        T.add_note_property(ps_obj, "PSComputerName", self.host)
-                        T.add_note_property(ps_obj, "RunspaceId", T.PSGuid(str(self.pool.runspace_pool_id)))
-                        T.add_note_property(ps_obj, "PSShowComputerName", True)
-                        pipeline.write_output(ps_obj)
+                        # No PSComputerName/RunspaceId notes: Invoke-Command adds those on the client side,
+                        # a raw PSRP pipeline's output does not carry them.
+                        pipeline.write_output(serialize.ps_object(obj))
                     else:
                         pipeline.write_output(serialize.ps_value(obj, 1))
                 for text in getattr(result, "warnings", None) or []:
