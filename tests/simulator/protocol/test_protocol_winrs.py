@@ -153,3 +153,29 @@ def test_large_output_is_split_by_envelope_size(sim, fake_engine):
     out, err, rc = _run_runner(winrm_protocol(sim), [[{"cmdlet": "Hyper-V\\Get-VM", "parameters": []}]])
     assert rc == 0 and R.parse_stdout(out, 1)[0]["output"][0]["V"] == big
     assert sim.stats()["requests_by_action"]["Receive"] >= 3  # 300 kB in <= ~111 kB pieces
+
+
+def test_both_transports_give_the_same_plain_data(sim):
+    """contracts.md §2: the runner JSON (WinRS) equals the collection's conversion of pypsrp objects (PSRP)."""
+    P = pytest.importorskip("ansible_collections.hyperv.checkpoints.plugins.module_utils._psrp")
+    from pypsrp.powershell import PowerShell, RunspacePool
+
+    from conftest import psrp_wsman
+
+    pipelines = [[{"cmdlet": "Hyper-V\\Get-VM", "parameters": [["Name", "vm1"]]}],
+                 [{"cmdlet": "Hyper-V\\Get-VM", "parameters": [["Name", "missing"]]}]]
+    out, err, rc = _run_runner(winrm_protocol(sim), pipelines)
+    winrs = R.parse_stdout(out, 2)
+    psrp = []
+    with RunspacePool(psrp_wsman(sim)) as pool:
+        for pipeline in pipelines:
+            ps = PowerShell(pool)
+            for command in pipeline:
+                ps.add_cmdlet(command["cmdlet"])
+                for name, value in command["parameters"]:
+                    ps.add_parameter(name, value)
+            objs = ps.invoke()
+            psrp.append({"output": [P.to_plain(o) for o in objs],
+                         "errors": [P.error_to_info(e) for e in ps.streams.error],
+                         "state": "Failed" if ps.had_errors else "Completed"})
+    assert psrp == winrs
