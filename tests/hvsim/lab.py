@@ -80,12 +80,15 @@ def _volume(spec: t.Mapping[str, t.Any], lab: Lab) -> Volume:
 def _kvp_defaults(vm_spec: t.Mapping[str, t.Any], name: str, domain: t.Optional[str]) -> t.Dict[str, str]:
     os_name = vm_spec.get("os", "windows")
     if os_name == "linux":
-        base = {"OSName": "Ubuntu 22.04.4 LTS", "OSVersion": "5.15.0-105-generic", "ProductType": "0",
+        # hv_kvp_daemon's intrinsic items: no ProductType (the role stays unknown, notes "Guest role").
+        base = {"OSName": "Ubuntu", "OSVersion": "5.15.0-105-generic", "OSMajorVersion": "22",
+                "OSMinorVersion": "04", "OSBuildNumber": "5.15.0-105-generic", "ProcessorArchitecture": "x86_64",
                 "FullyQualifiedDomainName": name, "IntegrationServicesVersion": "3.1"}
     else:
         base = {"OSName": "Windows Server 2022 Datacenter", "OSVersion": "10.0.20348",
-                "OSMajorVersion": "10", "OSMinorVersion": "0", "OSBuildNumber": "20348",
-                "ProductType": "3", "FullyQualifiedDomainName": f"{name}.{domain}" if domain else name,
+                "OSMajorVersion": "10", "OSMinorVersion": "0", "OSBuildNumber": "20348", "OSPlatformId": "2",
+                "ProcessorArchitecture": "9", "ProductType": "3",
+                "FullyQualifiedDomainName": f"{name}.{domain}" if domain else name,
                 "IntegrationServicesVersion": "10.0.20348"}
     base.update({k: str(v) for k, v in (vm_spec.get("kvp") or {}).items()})
     return base

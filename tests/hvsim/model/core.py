@@ -1236,8 +1236,12 @@ class Lab:
         for s in data.get("shares", []):
             vol = from_plain(Volume, s)
             lab.shares[paths.key(vol.root)] = vol
+        settle = {"Starting": "Running", "Stopping": "Off", "Saving": "Saved", "Pausing": "Paused", "Resuming": "Running"}
         for v in data["vms"]:
             vm = from_plain(VM, v)
+            # Operations in flight do not survive a restart of the simulator.
+            vm.busy = []
+            vm.state = settle.get(vm.state, vm.state)
             lab.vms[vm.id] = vm
         for s in data["snapshots"]:
             snap = from_plain(Snapshot, s)

@@ -235,3 +235,9 @@ def test_computer_name_reaches_another_lab_host(call):
     assert r.props("Name") == ["dc02"] and r.output[0].properties["ComputerName"] == "HV02"
     r = call("HV01", "Get-VM", "Name", Name=["dc02"], ComputerName=["nosuchhost"])
     assert r.output == [] and r.errors
+
+
+def test_linux_guest_reports_no_product_type(call):
+    # source: hyperv-cmdlets-notes.md "Guest role" ("When it is missing, treat the role as unknown"); hv_kvp_daemon items
+    items = _items(_kvp(call, "HV01", DEMO_IDS["lnx01"]).output[0])
+    assert "OSName" in items and "ProductType" not in items
