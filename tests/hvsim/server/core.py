@@ -99,6 +99,7 @@ class HvsimServer:
         faults: t.Optional[FaultPlan] = None,
         runner: t.Any = None,
         max_receive_wait: float = 120.0,
+        enforce_cbt: bool = False,
         verbose: bool = False,
     ) -> None:
         if engine is None:
@@ -131,6 +132,8 @@ class HvsimServer:
         self._runner_source = runner
         self._runner_spec: t.Optional[RunnerSpec] = None
         self.max_receive_wait = max_receive_wait
+        self.enforce_cbt = enforce_cbt  # CbtHardeningLevel=Strict for NTLM/Negotiate over HTTPS
+        self.channel_bindings: t.Any = None
         self.verbose = verbose
         self.control_token = secrets.token_urlsafe(16)
         self.stopping = False
@@ -155,6 +158,18 @@ class HvsimServer:
 
             paths = ensure_certificates(os.path.join(self.state_dir, "tls"))
             self.ca_path = paths["ca"]
+            if self.enforce_cbt:
+                import hashlib
+
+                import spnego.channel_bindings
+                from cryptography import x509
+                from cryptography.hazmat.primitives.serialization import Encoding
+
+                with open(paths["cert"], "rb") as fd:
+                    der = x509.load_pem_x509_certificate(fd.read()).public_bytes(Encoding.DER)
+                self.channel_bindings = spnego.channel_bindings.GssChannelBindings(
+                    application_data=b"tls-server-end-point:" + hashlib.sha256(der).digest()
+                )
             ssl_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             ssl_ctx.load_cert_chain(paths["cert"], paths["key"])
         try:

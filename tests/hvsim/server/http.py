@@ -216,8 +216,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if initial or self.auth_ctx is None or self.auth_ctx.complete:
                 self.auth_ctx = spnego.server(protocol="ntlm" if scheme_l == "ntlm" else "negotiate")
                 self.auth_user = None
+            bindings = hv.channel_bindings if self.server.scheme == "https" else None
             try:
-                out = self.auth_ctx.step(token)
+                out = self.auth_ctx.step(token, channel_bindings=bindings)
             except (spnego.exceptions.SpnegoError, ValueError, Exception) as exc:  # wrong password, bad token
                 hv.log("authentication failed on %s: %s" % (self.server.lab_host, exc), verbose=True)
                 hv.stats_auth_failure(self.server.lab_host)

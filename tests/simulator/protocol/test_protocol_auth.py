@@ -123,3 +123,13 @@ def test_unauthenticated_request_gets_challenge(sim):
     assert "Basic" not in offered  # not over plain HTTP without allow_unencrypted
     r = requests.post(sim.https_url(), data=b"<x/>", verify=sim.ca_path, proxies={"http": None, "https": None})
     assert r.status_code == 401 and "Basic" in r.headers.get("WWW-Authenticate", "")
+
+
+def test_channel_binding_enforced_when_asked(hvsim_factory, fake_engine):
+    sim = hvsim_factory(None, engine=fake_engine, hosts=["hv01"], enforce_cbt=True)
+    out = _get_vm(psrp_wsman(sim, scheme="https", auth="ntlm"))  # pypsrp sends the TLS channel binding
+    assert len(out) == 1
+    with pytest.raises(AuthenticationError):
+        _get_vm(psrp_wsman(sim, scheme="https", auth="ntlm", negotiate_send_cbt=False))
+    p = winrm_protocol(sim, scheme="https", transport="ntlm")  # requests-ntlm sends it too
+    p.close_shell(p.open_shell())
