@@ -194,6 +194,9 @@ def build_lab(spec: t.Mapping[str, t.Any], *, clock: t.Any = None, time_scale: f
                 lab._repoint_now(vm, target[0].id)
         if v.get("now_disk"):
             lab._grow(vm, _bytes(v, "now_disk", 0))
+    for cname, c in clusters.items():
+        members = [v.id for v in lab.vms.values() if v.guest.cluster == cname]
+        lab.guest_clusters[cname] = {"id": str(c.get("id") or lab.new_guid()).lower(), "members": sorted(members)}
     for f in spec.get("faults", []) or []:
         params = dict(f)
         kind = params.pop("kind")

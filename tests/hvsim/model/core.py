@@ -132,6 +132,8 @@ class Lab:
         self.merges: t.List[MergeJob] = []
         self.faults: t.List[t.Dict[str, t.Any]] = []
         self.switches: t.Dict[str, t.Any] = dict(DEFAULT_SWITCHES)
+        # Guest clusters: name -> {"id": guid, "members": [vm ids]} (behaviour §9: ClusterId/members).
+        self.guest_clusters: t.Dict[str, t.Dict[str, t.Any]] = {}
         self.costs: t.Dict[str, float] = dict(DEFAULT_COSTS)
         self.credentials: t.Dict[str, str] = {"username": "hvadmin", "password": "hvsim-Passw0rd!"}
         self.counter = 0
@@ -171,6 +173,15 @@ class Lab:
             raise ValueError(f"unknown fault kind {kind!r}; known: {', '.join(FAULT_KINDS)}")
         with self.locked():
             fault = {"kind": kind, **params}
+            # Values may arrive as strings (CLI / control endpoint specs).
+            for key, conv in (("after_calls", int), ("free_bytes", int), ("seconds", float)):
+                if fault.get(key) is not None:
+                    fault[key] = conv(fault[key])
+            for key, unit in (("free_mib", MiB), ("free_gib", GiB)):
+                if fault.get(key) is not None:
+                    fault["free_bytes"] = int(float(fault.pop(key)) * unit)
+            if isinstance(fault.get("hold"), str):
+                fault["hold"] = fault["hold"].lower() in ("1", "true", "yes")
             if kind in ("vss_failure", "backup_lock", "slow_merge", "live_migration", "broken_chain", "vm_busy") and params.get("vm"):
                 fault["vm_id"] = self._fault_vm_id(params["vm"], params.get("host"))
             if kind == "disk_full":
@@ -1213,6 +1224,7 @@ class Lab:
                 "snapshots": [to_plain(s) for s in sorted(self.snapshots.values(), key=lambda s: s.id)],
                 "merges": [to_plain(j) for j in self.merges],
                 "faults": copy.deepcopy(self.faults),
+                "guest_clusters": copy.deepcopy(self.guest_clusters),
             }
 
     def digest(self) -> str:
@@ -1248,6 +1260,7 @@ class Lab:
             lab.snapshots[snap.id] = snap
         lab.merges = [from_plain(MergeJob, j) for j in data.get("merges", [])]
         lab.faults = [dict(f) for f in data.get("faults", [])]
+        lab.guest_clusters = copy.deepcopy(data.get("guest_clusters", {}))
         return lab
 
     def save(self) -> None:

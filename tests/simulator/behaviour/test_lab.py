@@ -159,3 +159,28 @@ def test_has_wildcards():
     # source: hyperv-cmdlets-notes.md A.5 (a literal that matches nothing errors; a wildcard does not)
     assert has_wildcards("a*") and has_wildcards("x[1]") and has_wildcards("?")
     assert not has_wildcards("plain") and not has_wildcards("a`*")
+
+
+def test_in_flight_state_does_not_survive_restart(tmp_path):
+    # source: brief (a lab survives a restart) - operations in flight at save time are settled on load
+    lab = load_lab("demo", state_dir=str(tmp_path), clock=ManualClock())
+    vm = lab.vms[DEMO_IDS["web01"]]
+    vm.busy.append("CreatingSnapshot")
+    vm.state = "Starting"
+    lab.save()
+    again = load_lab("demo", state_dir=str(tmp_path), clock=ManualClock())
+    assert again.vms[DEMO_IDS["web01"]].busy == [] and again.vms[DEMO_IDS["web01"]].state == "Running"
+
+
+def test_guest_cluster_membership(lab):
+    # source: hyperv-behaviour.md §9 (guest clusters: ClusterId, members)
+    c = lab.guest_clusters["SQLCLU"]
+    assert sorted(c["members"]) == sorted([DEMO_IDS["sqlclu-a"], DEMO_IDS["sqlclu-b"]]) and c["id"]
+
+
+def test_fault_params_from_strings(lab):
+    # source: brief (faults from the CLI/control endpoint arrive as KIND:key=value specs)
+    f = lab.inject_fault("disk_full", host="HV01", volume="D:\\", free_gib="1")
+    assert f["free_bytes"] == GiB
+    f = lab.inject_fault("live_migration", vm=DEMO_IDS["dc01"], after_calls="3")
+    assert f["after_calls"] == 3
