@@ -28,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port-base", type=int, default=0, help="first port (consecutive per host/scheme); 0 = free ports")
     serve.add_argument("--allow-unencrypted", action="store_true", help="accept unencrypted SOAP (Basic) over HTTP")
     serve.add_argument("--no-basic", action="store_true", help="refuse Basic authentication")
+    serve.add_argument("--enforce-cbt", action="store_true", help="require NTLM channel binding over HTTPS (Strict)")
     serve.add_argument("--fault", action="append", default=[], metavar="SPEC",
                        help="KIND[:k=v,...], e.g. drop_after_mutation:count=1, latency:seconds=0.2, vss_failure:vm=dc01")
     serve.add_argument("--lab-param", action="append", default=[], metavar="K=V", help="lab parameters (fleet: hosts=, vms=)")
@@ -58,6 +59,7 @@ def serve(args: argparse.Namespace) -> int:
         basic=not args.no_basic,
         allow_unencrypted=args.allow_unencrypted,
         port_base=args.port_base,
+        enforce_cbt=args.enforce_cbt,
         verbose=args.verbose,
     )
     stop = threading.Event()
