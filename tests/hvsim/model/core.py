@@ -520,6 +520,15 @@ class Lab:
             disk = next((d.path for d in vm.drives if d.path), vm.name)
             raise ModelError("OperationFailed", M.BROKEN_CHAIN.format(what, vm.name, disk, vm.id.upper()), vm.name)
 
+    def _io_sharing(self, host: Host) -> int:
+        """How many bulk I/O operations would share the host's throughput with a new one (>= 1)."""
+        busy = 0
+        for v in self.vms.values():
+            if v.host == host.name and {"CreatingSnapshot", "32769", "ExportingVirtualMachine"} & set(v.busy):
+                busy += 1
+        running_merges = [j for j in self.merges if j.host == host.name and not j.held][: max(1, host.concurrency)]
+        return 1 + busy + len(running_merges)
+
     # ------------------------------------------------------------------ checkpoint
     def checkpoint(self, host: str, vm_id: str, name: t.Optional[str] = None, *, automatic: bool = False) -> Snapshot:
         """Checkpoint-VM (behaviour §1, §2, §6, §9, §16.3; notes B Checkpoint-VM)."""
@@ -587,7 +596,7 @@ class Lab:
         self._need_space(host, needs, "Checkpoint operation", vm)
 
         overhead = self.costs["checkpoint_production" if kind == "production" else "checkpoint_standard"]
-        duration = overhead + ((vm.memory_startup / host.throughput) if has_memory else 0.0)
+        duration = overhead + ((vm.memory_startup * self._io_sharing(host) / host.throughput) if has_memory else 0.0)
         now = self.now()
         if name is None:
             base = f"{vm.name} - ({_fmt_time_name(now)})"
@@ -882,11 +891,12 @@ class Lab:
                 # "If the VM is Running or Paused it is first saved, then the checkpoint is applied."
                 vm.state = "Saved"
                 vm.started_at = None
-            vm.busy.append("32769")  # ApplyingSnapshot (module enum typo: unnamed value)
             hostobj = self.hosts[vm.host]
-            duration = self.costs["apply"] + (snap.captured.memory_startup / hostobj.throughput if snap.state == "Saved" else 0.0)
+            share = self._io_sharing(hostobj)
+            vm.busy.append("32769")  # ApplyingSnapshot (module enum typo: unnamed value)
+            duration = self.costs["apply"] + (snap.captured.memory_startup * share / hostobj.throughput if snap.state == "Saved" else 0.0)
             if was in ("Running", "Paused"):
-                duration += self.costs["save"] + vm.memory_startup / hostobj.throughput
+                duration += self.costs["save"] + vm.memory_startup * share / hostobj.throughput
             op = Op("Restore-VMSnapshot", vm.id, duration)
         try:
             self._wait(op)
@@ -1180,9 +1190,7 @@ class Lab:
                 raise ModelError("OperationFailed", M.EXPORT_FOLDER_EXISTS.format(vm.name, root, vm.id.upper()), root)
             files = self._export_files(vm, hostobj, snap, capture)
             total = sum(f.size for f in files)
-            sharing = 1 + len([j for j in self.merges if j.host == hostobj.name]) + sum(
-                1 for v in self.vms.values() if v.host == hostobj.name and "ExportingVirtualMachine" in v.busy)
-            duration = self.costs["export"] + total * sharing / hostobj.throughput
+            duration = self.costs["export"] + total * self._io_sharing(hostobj) / hostobj.throughput
             vm.busy.append("ExportingVirtualMachine")
             op = Op("Export-VMSnapshot" if snap else "Export-VM", vm.id, duration)
         try:

@@ -184,3 +184,21 @@ def test_fault_params_from_strings(lab):
     assert f["free_bytes"] == GiB
     f = lab.inject_fault("live_migration", vm=DEMO_IDS["dc01"], after_calls="3")
     assert f["after_calls"] == 3
+
+
+def test_concurrent_checkpoints_share_host_throughput(lab, clock):
+    # source: docs/hvsim.md cost model (memory writes share the host throughput with other bulk I/O)
+    lab.time_scale = 1.0
+    call = Caller(lab)
+    durations = {}
+
+    def hook(op):
+        durations[op.vm_id] = op.duration
+        if op.vm_id == DEMO_IDS["app01"]:
+            call("HV01", "Checkpoint-VM", "VMObject", VM=[call.vm("lnx01")], SnapshotName="second")
+
+    lab.in_flight_hooks.append(hook)
+    call("HV01", "Checkpoint-VM", "VMObject", VM=[call.vm("app01")], SnapshotName="first")
+    rate = lab.hosts["HV01"].throughput
+    assert durations[DEMO_IDS["app01"]] == pytest.approx(2.0 + 8 * GiB / rate)
+    assert durations[DEMO_IDS["lnx01"]] == pytest.approx(2.0 + 2 * 2 * GiB / rate)  # shared with the first
