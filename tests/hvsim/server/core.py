@@ -45,30 +45,43 @@ class _Drop(Exception):
 # NTLM_USER_FILE is process-wide (pyspnego reads the env var); all live servers share one file and
 # each server then checks the authenticated principal against its own users.
 _NTLM_LOCK = threading.Lock()
-_NTLM_USERS: t.Dict[int, t.Dict[str, str]] = {}
+_NTLM_USERS: t.Dict[int, t.Tuple[t.Dict[str, str], t.Sequence[str]]] = {}
 _NTLM_FILE: t.Optional[str] = None
 
 
-def _ntlm_lines(users: t.Dict[str, str]) -> t.List[str]:
-    return ["%s:%s:%s" % (d, u, p) for u, p in users.items() for d in NTLM_DOMAINS]
+def _ntlm_lines(users: t.Dict[str, str], domains: t.Sequence[str] = NTLM_DOMAINS) -> t.List[str]:
+    return ["%s:%s:%s" % (d, u, p) for u, p in users.items() for d in domains]
 
 
-def _ntlm_register(key: int, users: t.Optional[t.Dict[str, str]], own_file: t.Optional[str]) -> None:
+def _lab_domains(lab: t.Any) -> t.List[str]:
+    """NTLM domains a client may name: none, HVSIM, '.', and each lab host's AD domain (FQDN and NetBIOS)."""
+    domains = list(NTLM_DOMAINS)
+    hosts = getattr(lab, "hosts", None)
+    for host in (hosts.values() if isinstance(hosts, dict) else []):
+        fqdn = getattr(host, "domain", None)
+        if fqdn:
+            for d in (fqdn, fqdn.split(".")[0].upper()):
+                if d not in domains:
+                    domains.append(d)
+    return domains
+
+
+def _ntlm_register(key: int, users: t.Optional[t.Tuple[t.Dict[str, str], t.Sequence[str]]], own_file: t.Optional[str]) -> None:
     global _NTLM_FILE
     with _NTLM_LOCK:
         if users is None:
             _NTLM_USERS.pop(key, None)
         else:
-            _NTLM_USERS[key] = dict(users)
+            _NTLM_USERS[key] = users
             if own_file:
                 with open(os.open(own_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as fd:
-                    fd.write("\n".join(_ntlm_lines(users)) + "\n")
+                    fd.write("\n".join(_ntlm_lines(*users)) + "\n")
         if _NTLM_FILE is None:
             fd_, _NTLM_FILE = tempfile.mkstemp(prefix="hvsim-ntlm-", suffix=".txt")
             os.close(fd_)
         lines: t.List[str] = []
-        for u in _NTLM_USERS.values():
-            lines.extend(_ntlm_lines(u))
+        for entry in _NTLM_USERS.values():
+            lines.extend(_ntlm_lines(*entry))
         with open(_NTLM_FILE, "w") as fd:
             fd.write("\n".join(lines) + "\n")
         os.environ["NTLM_USER_FILE"] = _NTLM_FILE
@@ -151,7 +164,7 @@ class HvsimServer:
         if self.started:
             return self
         self._check_runner_drift()
-        _ntlm_register(id(self), self.users, os.path.join(self.state_dir, "ntlm_users.txt"))
+        _ntlm_register(id(self), (self.users, _lab_domains(self.lab)), os.path.join(self.state_dir, "ntlm_users.txt"))
         ssl_ctx = None
         if self.enable_https:
             from .certs import ensure_certificates

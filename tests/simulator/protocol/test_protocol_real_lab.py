@@ -97,3 +97,11 @@ def test_mutation_changes_digest_and_drop_after_mutation(lab_sim):
         names = [s.adapted_properties["Name"] for s in ps.invoke()]
         assert not ps.streams.error, [str(e) for e in ps.streams.error]
     assert "hvsim-drop-test" in names
+
+
+def test_lab_domain_user_over_ntlm(lab_sim):
+    with RunspacePool(psrp_wsman(lab_sim, scheme="http", host="HV03", username="CORP\\" + lab_sim.username)) as pool:
+        ps = PowerShell(pool)
+        ps.add_cmdlet("Hyper-V\\Get-VM")
+        ps.invoke()
+    assert not ps.had_errors
