@@ -203,10 +203,10 @@ def build_manifest(status, vm, host, checkpoint=None, capture_live_state=None, s
         "started": started,
         "finished": finished,
         "error": error,
-        "file_paths": [p for p, _ in files],
-        "file_sizes": [s for _, s in files],
-        "file_sha256": [hashes.get(p) for p, _ in files],
-        "total_bytes": sum(s or 0 for _, s in files),
+        "file_paths": [item[0] for item in files],
+        "file_sizes": [item[1] for item in files],
+        "file_sha256": [hashes.get(item[0]) for item in files],
+        "total_bytes": sum(item[1] or 0 for item in files),
     }
 
 
@@ -313,7 +313,7 @@ def rotation(candidates, vm_id, keep, current_folder):
     # the current export always counts as one of the kept ones (also in check mode, before it exists)
     kept = 1 if current_key else 0
     remove = []
-    for folder, _ in mine:
+    for folder, dummy in mine:
         if current_key and folder.rstrip("\\").lower() == current_key:
             continue
         if kept < keep:

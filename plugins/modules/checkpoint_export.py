@@ -30,7 +30,7 @@ description:
   - O(keep) rotates the exports of this VM under O(path), O(verify) re-reads every file and checks its hash against the
     manifest. The result reports the duration and the bytes written.
 author:
-  - hyperv.checkpoints contributors
+  - hyperv.checkpoints contributors (!UNKNOWN)
 options:
   vm_name:
     description:
@@ -347,7 +347,7 @@ class ExportRun(object):
         return data, files
 
     def hash_files(self, folder, files):
-        rels = [rel for rel, _ in files]
+        rels = [item[0] for item in files]
         results = self.client.run([ex.hash_pipeline(ex.join(folder, rel)) for rel in rels]) if rels else []
         hashes = {}
         for rel, res in zip(rels, results):
@@ -433,7 +433,7 @@ class ExportRun(object):
             exc.hint = self.export_hint(str(exc), folder)
             raise
         self.result["duration_seconds"] = round(time.monotonic() - t0, 3)
-        _, files = self.read_folder(folder)
+        files = self.read_folder(folder)[1]
         if not files:
             self.mark_failed(vm, checkpoint, capture, folder, started, "the export wrote no files")
             raise ExportRefused("the export cmdlet returned but wrote no files in %s" % folder,
@@ -449,7 +449,7 @@ class ExportRun(object):
     def mark_failed(self, vm, checkpoint, capture, folder, started, error):
         """Best effort: record the failure in the manifest (it already says in_progress)."""
         try:
-            _, files = self.read_folder(folder)
+            files = self.read_folder(folder)[1]
             self.write_manifest(folder, ex.build_manifest(ex.STATUS_FAILED, vm, self.client.host, checkpoint, capture,
                                                           started, None, files, None, error))
             self.result["files"] = [{"path": p, "size": s, "sha256": None} for p, s in files]
@@ -461,7 +461,7 @@ class ExportRun(object):
             return ("Access denied (0x80070005): Hyper-V writes exports as the host's computer account "
                     "(DOMAIN\\%s$), so the target %s must grant that account write access (share and NTFS "
                     "permissions). The folder is marked incomplete; rerun with force=true once fixed."
-                    % (str(self.client.host).split(".")[0].upper(), folder))
+                    % (str(self.client.host).split(".", 1)[0].upper(), folder))
         if _FULL_RE.search(text):
             return ("The target ran out of space. The partial export in %s is marked incomplete and is never "
                     "reported complete; free space and rerun with force=true to replace it." % folder)
@@ -568,9 +568,9 @@ def main():
                     hint="Back the DC up from inside the guest (Windows Server Backup), or set "
                          "allow_domain_controller=true if you accept the USN rollback risk on restore.")
             if role.domain_controller is None:
+                why = "KVP not readable" if role.source == "unavailable" else "the guest does not report its role"
                 warnings.append("Could not tell whether the guest of VM '%s' is a domain controller (%s); exporting "
-                                "anyway." % (vm.name, "KVP not readable" if role.source == "unavailable"
-                                              else "the guest does not report its role"))
+                                "anyway." % (vm.name, why))
 
             folder_name = params["folder_name"] or ex.default_folder_name(vm.id, checkpoint.id if checkpoint else None,
                                                                           now)
@@ -601,7 +601,7 @@ def main():
                     hint="Nothing was changed. Set force=true to delete it and export again.")
             else:
                 out["status"] = "exported" if state == "absent" else "replaced"
-                reclaim = sum(s or 0 for _, s in files)
+                reclaim = sum(item[1] or 0 for item in files)
                 action = "check before exporting"
                 run.preflight(vm, checkpoint, folder, reclaim)
                 out["changed"] = True
@@ -615,7 +615,7 @@ def main():
                     out["files"] = ex.manifest_files(manifest)
                     if params["verify"]:
                         action = "verify the export of"
-                        _, files = run.read_folder(folder)
+                        files = run.read_folder(folder)[1]
                         hash_problems = ex.verify_hashes(manifest, run.hash_files(folder, files))
                         if hash_problems:
                             out["problems"] = hash_problems

@@ -29,7 +29,7 @@ description:
     current state.
   - In check mode the module lists exactly the checkpoints that would be removed, in the order they would be removed.
 author:
-  - hyperv.checkpoints contributors
+  - hyperv.checkpoints contributors (!UNKNOWN)
 options:
   vm_name:
     description:
@@ -418,7 +418,7 @@ def main():
                                    matcher, params["owned_prefix"], params["owned_only"], params["include_current"])
                 plans.append((vm, selection))
             target = {} if len(vms) != 1 else {"vm": vms[0].name, "vm_id": vms[0].id}
-            to_remove = [cp for _, sel in plans for cp in sel["remove"]]
+            to_remove = [cp for plan_item in plans for cp in plan_item[1]["remove"]]
             files = checkpoint_sizes(client, to_remove)
             if to_remove and params["check_free_space"]:
                 short = free_space_problems(client.list_volumes(), plans, files)

@@ -24,7 +24,7 @@ description:
   - VMs are selected by exact name or by Id. Names are compared exactly (case-sensitive, no trimming) and are
     never passed to a wildcard-capable C(-Name) parameter on the host.
 author:
-  - hyperv.checkpoints contributors
+  - hyperv.checkpoints contributors (!UNKNOWN)
 options:
   vm_name:
     description:
@@ -55,7 +55,7 @@ options:
       - V(off) turns the VM off (C(Stop-VM -TurnOff)), like pulling the power cord. Unsaved guest data is lost.
     type: str
     required: true
-    choices: [started, stopped, saved, off]
+    choices: [started, stopped, saved, "off"]
   shutdown_timeout:
     description:
       - Seconds to wait, after the guest shutdown was requested, for the VM to be Off.
