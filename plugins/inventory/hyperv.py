@@ -24,8 +24,6 @@ description:
   - A host that cannot be queried does not stop the inventory; the other hosts are inventoried and a warning names
     the host that failed. Passwords never appear in warnings, host variables or the cache.
   - The inventory file name must end with C(hyperv.yml) or C(hyperv.yaml).
-author:
-  - hyperv.checkpoints contributors
 requirements:
   - pypsrp >= 0.9.1 (for O(hyperv_transport=psrp))
   - pywinrm >= 0.5.0 (for O(hyperv_transport=winrm))
