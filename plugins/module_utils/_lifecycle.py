@@ -36,7 +36,7 @@ from ansible_collections.hyperv.checkpoints.plugins.module_utils._errors import 
     NotFoundError,
     OperationTimeoutError,
 )
-from ansible_collections.hyperv.checkpoints.plugins.module_utils._models import VM, Checkpoint
+from ansible_collections.hyperv.checkpoints.plugins.module_utils._models import VM
 from ansible_collections.hyperv.checkpoints.plugins.module_utils._transport import command
 
 MiB = 1024 * 1024
@@ -192,7 +192,6 @@ def wait_until_idle(client, vm, timeout, interval=2.0, action="act on it"):
     A backup, an apply in flight or a critical state fail at once: they are never waited out or forced.
     """
     deadline = monotonic() + max(0.0, float(timeout))
-    waited_from = monotonic()
     while True:
         blocker = busy_blocker(vm)
         if blocker is not None:
@@ -218,7 +217,6 @@ def wait_until_idle(client, vm, timeout, interval=2.0, action="act on it"):
             )
         sleep(interval)
         vm = client.get_vm(vm.id)
-        _ = waited_from
 
 
 def wait_for_merge(client, vm_id, timeout, interval=2.0):
@@ -521,8 +519,3 @@ def removable_problems(cps):
 def new_checkpoints(before, after):
     ids = set(cp.id for cp in before)
     return [cp for cp in after if cp.id not in ids]
-
-
-__all__ = [
-    "PreflightError", "Checkpoint", "MAX_CHECKPOINTS", "TYPE_TO_HV", "HV_TO_TYPE",
-]

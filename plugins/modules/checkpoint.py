@@ -23,7 +23,7 @@ description:
     below the limit of 50 checkpoints, that the volumes have room, that no pass-through disk, shared VHDX or virtual
     Fibre Channel adapter is attached, and that the guest is not a domain controller.
 author:
-  - hyperv.checkpoints contributors
+  - hyperv.checkpoints contributors (!UNKNOWN)
 options:
   vm_name:
     description:
@@ -55,7 +55,7 @@ options:
   new_name:
     description:
       - Rename the checkpoint O(name) (or O(checkpoint_id)) to this name. Only with O(state=present).
-      - Idempotent: when no checkpoint is named O(name) any more but one is named O(new_name), nothing changes.
+      - This is idempotent. When no checkpoint is named O(name) any more but one is named O(new_name), nothing changes.
       - Renaming to a name another checkpoint already has fails unless O(allow_duplicate_name=true).
     type: str
   allow_duplicate_name:
@@ -98,7 +98,7 @@ options:
     default: true
   merge_timeout:
     description:
-      - Seconds to wait for the merge after a removal. On timeout the task fails with C(changed=true): the
+      - Seconds to wait for the merge after a removal. On timeout the task fails with C(changed=true), because the
         checkpoint is gone, the merge goes on.
     type: int
     default: 600

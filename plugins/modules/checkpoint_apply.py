@@ -22,7 +22,7 @@ description:
   - A running or paused VM is refused unless O(force=true); it is then stopped the way O(stop_method) says before
     the checkpoint is applied. O(power_state) says what to do with the VM afterwards.
 author:
-  - hyperv.checkpoints contributors
+  - hyperv.checkpoints contributors (!UNKNOWN)
 options:
   vm_name:
     description:
@@ -328,8 +328,8 @@ def run(client, params, check_mode, out):
     out.step = "check the preconditions for applying checkpoint %s" % lc.quote(cp.name)
     if (cp.snapshot_type or "Standard") != "Standard":
         raise lc.PreflightError(
-            "%s is a %s checkpoint; only user (Standard) checkpoints are applied" % (lc.checkpoint_label(cp),
-                                                                                    cp.snapshot_type),
+            "%s is a %s checkpoint; only user (Standard) checkpoints are applied"
+            % (lc.checkpoint_label(cp), cp.snapshot_type),
             hint="Recovery and Replica checkpoints belong to backup software and Hyper-V Replica; use their tools "
                  "(for Replica, Start-VMFailover).")
     vm = lc.wait_until_idle(client, vm, params["wait_timeout"], params["poll_interval"], action="apply %s" % lc.checkpoint_label(cp))
@@ -399,7 +399,6 @@ def run(client, params, check_mode, out):
     _restore(client, vm, cp, out)
     out.wrote = True
     vm = client.get_vm(vm.id)
-    as_captured = vm.state
 
     if params["power_state"] == "started" and vm.state != "Running":
         out.step = "start the VM after applying checkpoint %s" % lc.quote(cp.name)
@@ -409,7 +408,6 @@ def run(client, params, check_mode, out):
         out.step = "turn the VM off after applying checkpoint %s" % lc.quote(cp.name)
         client.stop_vm(vm.id, mode="turn_off")
         out.result["power_action"] = "stopped"
-    _ = as_captured
     vm = client.get_vm(vm.id)
     checkpoints = client.list_checkpoints(vm.id)
     out.result["vm"] = lc.vm_summary(vm, checkpoints)

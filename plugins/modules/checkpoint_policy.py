@@ -19,7 +19,7 @@ description:
   - Only the settings given are compared and changed. Every VM is checked before any VM is changed, so a refusal
     on one VM leaves all of them untouched.
 author:
-  - hyperv.checkpoints contributors
+  - hyperv.checkpoints contributors (!UNKNOWN)
 options:
   vm_name:
     description:
@@ -272,8 +272,8 @@ def apply(client, plans, params, check_mode, target, report):
                  "before": p["before"], "after": p["after"]}
         if p["changes"] and not check_mode:
             target["vm"], target["vm_id"] = vm.name, vm.id
-            idle = lc.wait_until_idle(client, vm, params["wait_timeout"], params["poll_interval"], action="change the checkpoint settings")
-            _ = idle
+            lc.wait_until_idle(client, vm, params["wait_timeout"], params["poll_interval"],
+                               action="change the checkpoint settings")
             s = p["set"]
             updated = client.set_vm(
                 vm.id,
