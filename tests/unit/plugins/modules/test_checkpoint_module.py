@@ -480,3 +480,36 @@ def test_argument_errors_before_connecting(lab, args, words):
     r = run("checkpoint", full, lab, transports=transports)
     assert r.failed and words in r["msg"], r.get("msg")
     assert transports == [] or all(not t.pipelines_run for t in transports)
+
+
+def test_concurrent_create_no_duplicate(lab):
+    """B5: a second run starts while the first Checkpoint-VM is in flight; it fails cleanly, no duplicate."""
+    second = []
+
+    def hook(op):
+        if op.name == "Checkpoint-VM" and not second:
+            second.append(run("checkpoint", {"vm_id": WEB01, "name": "race", "wait_timeout": 0}, lab))
+
+    lab.in_flight_hooks.append(hook)
+    try:
+        r = run("checkpoint", {"vm_id": WEB01, "name": "race"}, lab)
+    finally:
+        lab.in_flight_hooks.remove(hook)
+    assert not r.failed and r.changed, r.get("msg")
+    assert len(second) == 1 and second[0].failed and not second[0].changed
+    assert "still busy (creating a checkpoint)" in second[0]["msg"]
+    assert names(lab, WEB01).count("race") == 1
+    r = run("checkpoint", {"vm_id": WEB01, "name": "race"}, lab)
+    assert not r.failed and not r.changed
+
+
+def test_remove_on_full_volume_fails_with_numbers(lab):
+    """B4 for a merge: the host refuses the merge for lack of space; the task fails, changed=false, no retry."""
+    lab.inject_fault("disk_full", host="HV01", volume="D:\\", free_bytes=1024)
+    transports = []
+    r = run("checkpoint", {"vm_id": WEB01, "name": "before-patch", "state": "absent"}, lab, transports=transports)
+    assert r.failed and not r.changed
+    assert "D:\\" in r["msg"] and "1024" in r["msg"]
+    assert names(lab, WEB01) == ["before-patch", "after-patch"]
+    removes = [c for t in transports for p in t.pipelines_run for c in p if c["cmdlet"] == "Hyper-V\\Remove-VMSnapshot"]
+    assert len(removes) == 1
