@@ -122,8 +122,10 @@ options:
 notes:
   - Removing many checkpoints at once makes Hyper-V merge many disks; this module removes them one by one and waits
     for each merge, so a prune of a long chain can take a long time. Use O(merge_timeout) and C(async) if needed.
-  - If the connection drops after a removal was sent, the task fails saying so; run it again. It re-reads the
-    checkpoints and does not repeat a removal that was applied.
+  - If the connection drops after a removal was sent, the module reconnects once and re-reads that checkpoint by Id.
+    When it is gone the removal counts as done (RV(removed[].note) says so); when it is still there the removal is
+    sent once more. If reconnecting fails, the task fails; run it again, it re-reads the checkpoints and never
+    repeats a removal that was applied.
   - RV(reclaimed_bytes) is an estimate, the size of the differencing (AVHDX) files of the removed checkpoints read
     before removal; the exact space freed by a merge depends on how many blocks the parent already holds.
 seealso:
@@ -220,6 +222,10 @@ removed:
     already_absent:
       description: V(true) when the checkpoint was already gone when the removal was sent (another task removed it).
       type: bool
+    note:
+      description: Set when the connection dropped after the removal was sent and the module reconnected and
+        re-read the checkpoint by Id (gone, so counted as removed; or still there, so removed once more).
+      type: str
 reclaimed_bytes:
   description: Sum of RV(removed[].size); an estimate, see the notes. V(null) when a size is unknown.
   returned: always
@@ -254,12 +260,15 @@ vms:
       type: int
 """
 
+import contextlib
 import datetime
 import time
 
 from ansible_collections.hyperv.checkpoints.plugins.module_utils._client import volume_for_path
 from ansible_collections.hyperv.checkpoints.plugins.module_utils._errors import (
+    ConnectionError as HVConnectionError,
     HyperVError,
+    NotFoundError,
     OperationTimeoutError,
 )
 from ansible_collections.hyperv.checkpoints.plugins.module_utils._module import (
@@ -281,6 +290,55 @@ from ansible_collections.hyperv.checkpoints.plugins.module_utils._retention impo
 
 class PruneRefused(HyperVError):
     kind = "refused"
+
+
+NOTE_GONE = ("the connection dropped after the removal was sent; on reconnecting the checkpoint was gone, so the "
+             "removal was applied (its merge may still have been running)")
+NOTE_RETRIED = ("the connection dropped after the removal was sent; on reconnecting the checkpoint was still there, "
+                "so the removal was sent once more")
+
+
+class Session(object):
+    """The module's client, which can be reopened once after a dropped connection."""
+
+    def __init__(self, module):
+        self.module = module
+        self.stack = contextlib.ExitStack()
+        self.client = None
+
+    def open(self):
+        self.client = self.stack.enter_context(self.module.client())
+        return self.client
+
+    def reopen(self):
+        try:
+            self.stack.close()
+        except Exception:  # pylint: disable=broad-except
+            pass  # the old transport is broken; closing it is best effort
+        self.stack = contextlib.ExitStack()
+        return self.open()
+
+    def close(self):
+        self.stack.close()
+
+
+def remove_once(session, cp):
+    """Remove one checkpoint by Id; after a dropped connection, re-query and retry at most once.
+
+    Returns (removed_now, note). test-matrix B2: a checkpoint that is gone after the drop counts as
+    removed; one that is still there gets the removal once more; any further failure is raised.
+    """
+    try:
+        return session.client.remove_checkpoint(cp.id, include_children=False, missing_ok=True), None
+    except HVConnectionError as exc:
+        if not exc.write_may_have_applied:
+            raise
+    client = session.reopen()
+    try:
+        client.get_checkpoint(cp.id)
+    except NotFoundError:
+        return True, NOTE_GONE
+    return client.remove_checkpoint(cp.id, include_children=False, missing_ok=True), NOTE_RETRIED
 
 
 def argument_spec():
@@ -390,6 +448,7 @@ def main():
     check_mode = module.check_mode
     reports = []
     flat = []
+    warnings = []
     diff = {"before": {}, "after": {}}
     target = {}
     action = "plan the prune of"
@@ -401,14 +460,16 @@ def main():
     def entry(vm, cp, files):
         return {"vm_id": vm.id, "vm_name": vm.name, "id": cp.id, "name": cp.name,
                 "creation_time": cp.creation_time, "age_seconds": age_seconds(cp.creation_time, now),
-                "size": _size(files.get(cp.id)), "merge_seconds": None, "already_absent": False}
+                "size": _size(files.get(cp.id)), "merge_seconds": None, "already_absent": False, "note": None}
 
     def total(entries):
         sizes = [e["size"] for e in entries if not e["already_absent"]]
         return None if any(s is None for s in sizes) else sum(sizes)
 
     try:
-        with module.client() as client:
+        session = Session(module)
+        with contextlib.closing(session):
+            client = session.open()
             vms = client.find_vms(vm_names, vm_ids)
             listing = client.list_checkpoints_many([vm.id for vm in vms]) if vms else {}
             plans = []
@@ -464,8 +525,12 @@ def main():
                     target = {"vm": vm.name, "vm_id": vm.id, "checkpoint": cp.name, "checkpoint_id": cp.id}
                     action = "remove checkpoint (prune)"
                     item = entry(vm, cp, files)
-                    gone = client.remove_checkpoint(cp.id, include_children=False, missing_ok=True)
+                    gone, note = remove_once(session, cp)
+                    client = session.client
                     item["already_absent"] = not gone
+                    if note:
+                        item["note"] = note
+                        warnings.append("Checkpoint '%s' (%s) of VM '%s': %s." % (cp.name, cp.id, vm.name, note))
                     report["removed"].append(item)
                     flat.append(item)
                     report["reclaimed_bytes"] = total(report["removed"])
@@ -477,12 +542,16 @@ def main():
     except (HyperVError, RetentionError) as exc:
         if isinstance(exc, RetentionError):
             exc = PruneRefused(str(exc))
+        for text in warnings:
+            module.warn(text)
         if isinstance(exc, OperationTimeoutError) and flat:
             exc.hint = ("The checkpoint is removed and its merge is still running on the host; the tree is "
                         "consistent. Run the task again later: it waits for the merge and continues.")
         module.fail_from(exc, action, result={"changed": any(not e["already_absent"] for e in flat),
                                               "removed": flat, "reclaimed_bytes": total(flat), "vms": reports},
                          **target)
+    for text in warnings:
+        module.warn(text)
     result = {"changed": any(not e["already_absent"] for e in flat), "removed": flat,
               "reclaimed_bytes": total(flat), "vms": reports}
     if module.module._diff:

@@ -45,6 +45,7 @@ def test_vm_power_stop_start_both_transports(hvsim, transport):
     r = run_module("vm_power", dict(args, state="started"))
     assert not r.failed and r.changed and r["previous_state"] == "Off"
     assert hvsim.lab.vms[WEB01].state == "Running"
+    assert hvsim.open_shells() == 0  # test-matrix B9: the connection is always closed
 
 
 @pytest.mark.parametrize("transport", ["psrp", "winrm"])
