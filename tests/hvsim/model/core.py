@@ -205,6 +205,7 @@ class Lab:
             for job in self.merges:
                 job.held = False
                 job.min_end = None
+                self._apply_slow_fault(job)
 
     def _fault_vm_id(self, ref: str, host: t.Optional[str] = None) -> str:
         """A VM by Id, or by exact name (with ``host`` to pick one of several same-named VMs)."""
@@ -225,13 +226,40 @@ class Lab:
             out.append(f)
         return out
 
+    def _applies(self, f: t.Dict[str, t.Any], vm: VM) -> bool:
+        """A VM fault without ``vm`` applies to every VM (of ``host`` when given)."""
+        if f.get("vm_id") is not None:
+            return f["vm_id"] == vm.id
+        return f.get("host") in (None, vm.host)
+
+    def _vm_fault(self, kind: str, vm: VM) -> t.List[t.Dict[str, t.Any]]:
+        return [f for f in self.faults if f["kind"] == kind and self._applies(f, vm)]
+
     def _migrate(self, fault: t.Dict[str, t.Any]) -> None:
-        vm = self.vms.get(fault.get("vm_id", ""))
+        vm = self.vms.get(fault.get("vm_id") or "")
         fault["done"] = True
         if vm is None:
             return
         target = fault.get("to_host")
-        if target and target in self.hosts:
+        source = self.hosts.get(vm.host)
+        if target and target in self.hosts and source is not None:
+            # Shared storage: the VM's files are reachable from the new owner (same paths).
+            dest = self.hosts[target]
+            mine = set(self._chain_files(vm))
+            for s in self.snapshots_of(vm.id):
+                for p in (s.config_file, s.state_file):
+                    if p:
+                        mine.add(paths.key(p))
+            mine.add(paths.key(paths.join(vm.path, "Virtual Machines", f"{vm.id.upper()}.vmcx")))
+            for vol in source.volumes:
+                for k in [k for k in vol.files if k in mine]:
+                    f = vol.files.pop(k)
+                    dvol = self.volume_for(dest, f.path)
+                    if dvol is not None:
+                        dvol.files[k] = f
+            for job in self.merges:
+                if job.vm_id == vm.id:
+                    job.host = target
             vm.host = target
         else:
             vm.host = ""  # gone from every listener of this lab
@@ -472,12 +500,10 @@ class Lab:
         extra = list(vm.busy)
         if any(j.vm_id == vm.id for j in self.merges):
             extra.append("MergingDisks")
-        for f in self._faults("backup_lock", vm.id):
-            if f.get("vm_id") == vm.id:
-                extra.append("BackingUpVirtualMachine")
-        for f in self._faults("vm_busy", vm.id):
-            if f.get("vm_id") == vm.id:
-                extra.append(f.get("status", "CreatingSnapshot"))
+        for f in self._vm_fault("backup_lock", vm):
+            extra.append("BackingUpVirtualMachine")
+        for f in self._vm_fault("vm_busy", vm):
+            extra.append(f.get("status", "CreatingSnapshot"))
         seen = []
         for s in extra:
             if s not in seen:
@@ -516,7 +542,7 @@ class Lab:
             raise ModelError("ObjectNotFound", M.VM_NOT_FOUND_ID.format(vm.id), vm.id)
 
     def _check_chain(self, vm: VM, what: str) -> None:
-        if self._faults("broken_chain", vm.id) and any(f.get("vm_id") == vm.id for f in self._faults("broken_chain", vm.id)):
+        if self._vm_fault("broken_chain", vm):
             disk = next((d.path for d in vm.drives if d.path), vm.name)
             raise ModelError("OperationFailed", M.BROKEN_CHAIN.format(what, vm.name, disk, vm.id.upper()), vm.name)
 
@@ -619,7 +645,7 @@ class Lab:
             return M.VSS_REASON_SERVICE_OFF
         if not vss.guest_ok or not vm.guest.vss:
             return M.VSS_REASON_GUEST
-        if any(f.get("vm_id") == vm.id for f in self._faults("vss_failure", vm.id)):
+        if self._vm_fault("vss_failure", vm):
             return M.VSS_REASON_WRITER
         return None
 

@@ -141,3 +141,21 @@ def test_faults_section_of_lab_file():
     call = Caller(lab)
     assert "BackingUpVirtualMachine" in plain(call.vm("dc01").properties["OperationalStatus"])
     assert call("HV02", "Get-Volume", "ByDriveLetter", DriveLetter=["D"]).output[0].properties["SizeRemaining"].value == 0
+
+
+def test_migrated_vm_keeps_its_disks_on_the_new_owner(call, lab):
+    # source: hyperv-behaviour.md §11 (live migration; re-resolve the owner by Id and go on there)
+    lab.inject_fault("live_migration", vm=DEMO_IDS["app01"], to_host="HV02")
+    vm = call("HV02", "Get-VM", "Id", Id=DEMO_IDS["app01"]).output[0]
+    path = vm.properties["HardDrives"][0].properties["Path"]
+    assert not call("HV02", "Get-VHD", "Path", Path=[path]).errors
+    assert call("HV01", "Get-VHD", "Path", Path=[path]).errors
+    r = call("HV02", "Checkpoint-VM", "VMObject", VM=[vm], SnapshotName="after-move", Passthru=True)
+    assert not r.errors and plain(r.output[0].properties["ParentSnapshotId"]) is not None
+
+
+def test_host_wide_backup_lock(call, lab):
+    # source: test-matrix B8 (a backup job holds VMs) - a fault without vm applies to every VM of the host
+    lab.inject_fault("backup_lock", host="HV02")
+    assert "BackingUpVirtualMachine" in plain(call.vm("dc02").properties["OperationalStatus"])
+    assert plain(call.vm("dc01").properties["OperationalStatus"]) == ["Ok"]
