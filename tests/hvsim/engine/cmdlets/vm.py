@@ -189,3 +189,31 @@ def canonical_capture(v: t.Any) -> str:
 
 
 _ = host_of
+
+
+METERING_DISABLED = (
+    "Hyper-V was unable to find the metering data for virtual machine '{0}'. Resource metering is not enabled; "
+    "run Enable-VMResourceMetering first. (Virtual machine ID {1})"
+)  # [constructed]; notes B Measure-VM: data only after Enable-VMResourceMetering
+
+
+@register("Measure-VM")
+def measure_vm(ctx: HandlerContext, bound: BoundCommand) -> t.List[HvObject]:
+    """notes B Measure-VM: resource metering is never enabled in the model, so every VM errors."""
+    for vm in resolve_vms(ctx, bound):
+        write(ctx, bound, ModelError("OperationFailed", METERING_DISABLED.format(vm.name, vm.id.upper()), vm.name))
+    return []
+
+
+@register("Get-VMGroup")
+def get_vmgroup(ctx: HandlerContext, bound: BoundCommand) -> t.List[HvObject]:
+    """The model has no VM groups: a wildcard or no name gives nothing; a literal name or an Id errors."""
+    from hvsim.model.wildcard import has_wildcards
+
+    for n in as_list(bound.args.get("Name")):
+        if not has_wildcards(str(n)):
+            write(ctx, bound, ModelError("ObjectNotFound", f'Hyper-V was unable to find a virtual machine group with name "{n}".', str(n)))
+    if bound.args.get("Id") is not None:
+        i = obj_id(bound.args["Id"])
+        write(ctx, bound, ModelError("ObjectNotFound", f'Hyper-V was unable to find a virtual machine group with id "{i}".', i))
+    return []
