@@ -20,8 +20,8 @@ expand wildcards). Parameters as documented on Microsoft Learn (PowerShell 5.1 r
   -Directory are FileSystem provider parameters)
 * ``Microsoft.PowerShell.Utility\\Get-FileHash -LiteralPath <file> -Algorithm SHA256``
   (learn.microsoft.com/powershell/module/microsoft.powershell.utility/get-filehash)
-* ``Microsoft.PowerShell.Management\\Get-Content -LiteralPath <file> -Raw`` piped to
-  ``Microsoft.PowerShell.Utility\\ConvertFrom-Json`` (…/get-content, …/convertfrom-json)
+* ``Microsoft.PowerShell.Utility\\Import-Csv -LiteralPath <file>``
+  (learn.microsoft.com/powershell/module/microsoft.powershell.utility/import-csv)
 * ``Microsoft.PowerShell.Management\\Set-Content -LiteralPath <file> -Value <text> -Encoding UTF8``
   (…/set-content)
 * ``Microsoft.PowerShell.Management\\New-Item -Path <dir> -ItemType Directory -Force`` (…/new-item)
@@ -30,32 +30,37 @@ expand wildcards). Parameters as documented on Microsoft Learn (PowerShell 5.1 r
 These run in the WinRM session, as the connecting user, on the Hyper-V host; a JEA endpoint must
 expose them (see the module documentation).
 
-The manifest is one JSON document, ``hyperv-checkpoints-export.json`` in the export folder. Its
-file list is kept as parallel arrays of plain values, so that it survives ``ConvertFrom-Json``
-and the transports' one-level serialisation unchanged.
+The manifest is one CSV file, ``hyperv-checkpoints-export.csv`` in the export folder, with the
+columns ``record,key,value,size,sha256``: one ``meta`` row per field (VM Id, checkpoint Id, times,
+status, ...) and one ``file`` row per exported file (relative path, size, SHA-256). CSV because
+``Import-Csv`` returns one flat object per row, which both transports carry as plain data without
+any string-typed pipeline output; it is also readable in any spreadsheet.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import json
+import csv
+import io
 import re
 
 from ansible_collections.hyperv.checkpoints.plugins.module_utils._client import is_not_found
 from ansible_collections.hyperv.checkpoints.plugins.module_utils._transport import STATE_FAILED, command
 
 GET_CHILD_ITEM = "Microsoft.PowerShell.Management\\Get-ChildItem"
-GET_CONTENT = "Microsoft.PowerShell.Management\\Get-Content"
 SET_CONTENT = "Microsoft.PowerShell.Management\\Set-Content"
 NEW_ITEM = "Microsoft.PowerShell.Management\\New-Item"
 REMOVE_ITEM = "Microsoft.PowerShell.Management\\Remove-Item"
 GET_FILE_HASH = "Microsoft.PowerShell.Utility\\Get-FileHash"
-CONVERT_FROM_JSON = "Microsoft.PowerShell.Utility\\ConvertFrom-Json"
+IMPORT_CSV = "Microsoft.PowerShell.Utility\\Import-Csv"
 
-EXPORT_CMDLETS = (CONVERT_FROM_JSON, GET_CHILD_ITEM, GET_CONTENT, GET_FILE_HASH, NEW_ITEM, REMOVE_ITEM, SET_CONTENT)
+EXPORT_CMDLETS = (GET_CHILD_ITEM, NEW_ITEM, REMOVE_ITEM, SET_CONTENT, GET_FILE_HASH, IMPORT_CSV)
 
-MANIFEST_NAME = "hyperv-checkpoints-export.json"
+MANIFEST_NAME = "hyperv-checkpoints-export.csv"
+MANIFEST_COLUMNS = ("record", "key", "value", "size", "sha256")
+META_FIELDS = ("format", "status", "host", "vm_id", "vm_name", "source", "checkpoint_id", "checkpoint_name",
+               "checkpoint_creation_time", "capture_live_state", "started", "finished", "error", "total_bytes")
 MANIFEST_FORMAT = "hyperv.checkpoints/export/1"
 STATUS_IN_PROGRESS = "in_progress"
 STATUS_COMPLETE = "complete"
@@ -109,7 +114,7 @@ def list_dirs_pipeline(folder):
 
 
 def read_manifest_pipeline(path):
-    return [command(GET_CONTENT, ("LiteralPath", path), ("Raw", True)), command(CONVERT_FROM_JSON)]
+    return [command(IMPORT_CSV, ("LiteralPath", path))]
 
 
 def write_manifest_pipeline(path, text):
@@ -210,26 +215,62 @@ def build_manifest(status, vm, host, checkpoint=None, capture_live_state=None, s
     }
 
 
+def _cell(value):
+    if value is None:
+        return ""
+    return " ".join(str(value).split("\n")).replace("\r", " ")
+
+
 def dump_manifest(manifest):
-    return json.dumps(manifest, indent=2, sort_keys=True)
+    """The manifest as CSV text (all fields quoted; line breaks in values become spaces)."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
+    writer.writerow(MANIFEST_COLUMNS)
+    for key in META_FIELDS:
+        writer.writerow(["meta", key, _cell(manifest.get(key)), "", ""])
+    for f in manifest_files(manifest):
+        writer.writerow(["file", _cell(f["path"]), "", _cell(f["size"]), _cell(f["sha256"])])
+    return buf.getvalue()
 
 
-def manifest_from_plain(obj):
-    """Normalise a ConvertFrom-Json result (a dict) to a manifest dict, or None when it is not one."""
-    if not isinstance(obj, dict) or obj.get("format") != MANIFEST_FORMAT:
+def parse_manifest_text(text):
+    """Rows of a manifest CSV (what Import-Csv returns), for tests and tools."""
+    return list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
+
+
+def _int_or_none(value):
+    if value in (None, ""):
         return None
-    out = dict(obj)
-    for key in ("file_paths", "file_sizes", "file_sha256"):
-        value = out.get(key)
-        if value is None:
-            value = []
-        elif not isinstance(value, list):
-            value = [value]  # a one-element array can come back unwrapped
-        out[key] = value
     try:
-        out["file_sizes"] = [int(s) if s is not None else None for s in out["file_sizes"]]
+        return int(str(value))
     except (TypeError, ValueError):
+        raise ValueError("not an integer: %r" % (value,))
+
+
+def manifest_from_rows(rows):
+    """A manifest dict from Import-Csv rows (plain dicts), or None when they are not a manifest."""
+    if not isinstance(rows, list):
         return None
+    meta = {}
+    paths, sizes, hashes = [], [], []
+    try:
+        for row in rows:
+            if not isinstance(row, dict):
+                return None
+            record = row.get("record")
+            if record == "meta":
+                meta[row.get("key")] = row.get("value") if row.get("value") != "" else None
+            elif record == "file":
+                paths.append(row.get("key") or "")
+                sizes.append(_int_or_none(row.get("size")))
+                hashes.append(row.get("sha256") or None)
+        if meta.get("format") != MANIFEST_FORMAT:
+            return None
+        meta["total_bytes"] = _int_or_none(meta.get("total_bytes"))
+    except ValueError:
+        return None
+    out = dict((key, meta.get(key)) for key in META_FIELDS)
+    out.update(file_paths=paths, file_sizes=sizes, file_sha256=hashes)
     return out
 
 

@@ -16,7 +16,7 @@ description:
   - A checkpoint is not a backup, an export is. This module exports one checkpoint of a VM (C(Export-VMSnapshot)),
     selected by O(name) or O(checkpoint_id), or the VM's current state (C(Export-VM), O(current_state=true)), into
     its own folder O(folder_name) under O(path) on the Hyper-V host. O(path) is a local path or a UNC path.
-  - B(Idempotent through a manifest.) The export folder holds C(hyperv-checkpoints-export.json) with the VM Id, the
+  - B(Idempotent through a manifest.) The export folder holds C(hyperv-checkpoints-export.csv) with the VM Id, the
     checkpoint Id, the start and end time and every file with its size and SHA-256 hash. A complete export whose
     manifest matches the folder gives C(changed=false). An incomplete or mismatched export is reported with what is
     wrong, and replaced only with O(force=true).
@@ -123,9 +123,9 @@ options:
     default: 2.0
 notes:
   - B(Host file access.) No Hyper-V cmdlet lists, hashes or writes files, so the module also runs
-    C(Microsoft.PowerShell.Management\\Get-ChildItem), C(Get-Content), C(Set-Content), C(New-Item), C(Remove-Item) and
-    C(Microsoft.PowerShell.Utility\\Get-FileHash), C(ConvertFrom-Json) on the host, always with C(-LiteralPath) (no
-    wildcards). A JEA endpoint (O(hyperv_configuration_name)) must make them visible, ideally constrained to the
+    C(Microsoft.PowerShell.Management\\Get-ChildItem), C(Set-Content), C(New-Item), C(Remove-Item) and
+    C(Microsoft.PowerShell.Utility\\Get-FileHash), C(Import-Csv) on the host, with C(-LiteralPath) (no wildcards;
+    C(New-Item) has no C(-LiteralPath) and its C(-Path) does not expand wildcards). A JEA endpoint (O(hyperv_configuration_name)) must make them visible, ideally constrained to the
     export root.
   - B(UNC paths.) The manifest and the hashes are read and written by the connecting user inside the WinRM session;
     without credential delegation (Kerberos constrained delegation or CredSSP) that second hop to a file server is
@@ -343,7 +343,7 @@ class ExportRun(object):
         files = ex.files_from_listing(folder, listing.get("output") or [])
         data = None
         if not ex.failed(manifest) and manifest.get("output"):
-            data = ex.manifest_from_plain(manifest["output"][0])
+            data = ex.manifest_from_rows(manifest["output"])
         return data, files
 
     def hash_files(self, folder, files):
@@ -488,7 +488,7 @@ class ExportRun(object):
         for d, res in zip(dirs, results):
             data = None
             if not ex.failed(res) and res.get("output"):
-                data = ex.manifest_from_plain(res["output"][0])
+                data = ex.manifest_from_rows(res["output"])
             candidates.append((d, data))
         remove = ex.rotation(candidates, vm.id, keep, folder)
         remove.reverse()  # oldest first

@@ -18,13 +18,14 @@ HASHES = {FILES[0][0]: "aa" * 32, FILES[1][0]: "bb" * 32}
 
 
 def complete(vm=VM1, cp=CP1, files=FILES, hashes=HASHES, finished="2026-11-25T10:00:00+00:00"):
-    return ex.manifest_from_plain(ex.build_manifest(ex.STATUS_COMPLETE, vm, "HV01", cp, None,
-                                                    "2026-11-25T09:00:00+00:00", finished, files, hashes))
+    text = ex.dump_manifest(ex.build_manifest(ex.STATUS_COMPLETE, vm, "HV01", cp, None,
+                                              "2026-11-25T09:00:00+00:00", finished, files, hashes))
+    return ex.manifest_from_rows(ex.parse_manifest_text(text))
 
 
 def test_every_path_goes_through_literal_path():
     for pipeline in (ex.list_files_pipeline("E:\\x[1]"), ex.list_dirs_pipeline("E:\\x"),
-                     ex.read_manifest_pipeline("E:\\x\\m.json"), ex.write_manifest_pipeline("E:\\x\\m.json", "{}"),
+                     ex.read_manifest_pipeline("E:\\x\\m.csv"), ex.write_manifest_pipeline("E:\\x\\m.csv", "a"),
                      ex.remove_tree_pipeline("E:\\x\\y"), ex.hash_pipeline("E:\\x\\f")):
         validate_pipeline(pipeline)
         names = [n for n, _ in pipeline[0]["parameters"]]
@@ -71,13 +72,26 @@ def test_listing_relative_and_without_manifest():
     assert ex.files_from_listing("E:\\X", out) == [("web01\\b.vhdx", 5)]
 
 
-def test_manifest_round_trip_and_unwrapped_arrays():
+def test_manifest_round_trip():
     m = complete()
     assert ex.manifest_files(m)[0] == {"path": FILES[0][0], "size": 1000, "sha256": "aa" * 32}
-    single = dict(m, file_paths="p", file_sizes=3, file_sha256="h")
-    assert ex.manifest_files(ex.manifest_from_plain(single)) == [{"path": "p", "size": 3, "sha256": "h"}]
-    assert ex.manifest_from_plain({"format": "other"}) is None
-    assert m["total_bytes"] == 1064
+    assert m["total_bytes"] == 1064 and m["vm_id"] == VM1.id and m["checkpoint_id"] == CP1.id
+    assert m["capture_live_state"] is None and m["status"] == "complete"
+    tricky = ex.build_manifest(ex.STATUS_FAILED, VM(id=VM1.id, name='we"b,01'), "HV01", None, None,
+                               error="line one\nline, two \"quoted\"", files=[("a,b\\c \"d\".vhdx", 5)])
+    back = ex.manifest_from_rows(ex.parse_manifest_text("\ufeff" + ex.dump_manifest(tricky)))
+    assert back["vm_name"] == 'we"b,01' and back["error"] == 'line one line, two "quoted"'
+    assert back["file_paths"] == ['a,b\\c "d".vhdx'] and back["file_sizes"] == [5]
+    assert back["checkpoint_id"] is None and back["source"] == "current_state"
+
+
+def test_not_a_manifest():
+    assert ex.manifest_from_rows([{"record": "meta", "key": "format", "value": "other"}]) is None
+    assert ex.manifest_from_rows([{"a": "b"}]) is None
+    assert ex.manifest_from_rows("text") is None
+    bad_size = ex.parse_manifest_text(ex.dump_manifest(ex.build_manifest("complete", VM1, "h", files=[("f", 1)])))
+    bad_size[-1]["size"] = "x"
+    assert ex.manifest_from_rows(bad_size) is None
 
 
 def test_assess():

@@ -1,7 +1,7 @@
 """A file-system layer for checkpoint_export tests, over the hvsim lab's volumes.
 
 hvsim does not (yet) implement the PowerShell file cmdlets the export module needs
-(Get-ChildItem, Get-Content | ConvertFrom-Json, Set-Content, New-Item, Remove-Item, Get-FileHash).
+(Get-ChildItem, Import-Csv, Set-Content, New-Item, Remove-Item, Get-FileHash).
 ``FsEngineTransport`` serves those pipelines from the lab's file model (Volume.files, where the
 exports written by Export-VM/Export-VMSnapshot land) and hands every other pipeline to the real
 engine. Directories are entries of kind ``dir``; text files (the manifest) keep their text as
@@ -14,8 +14,9 @@ because it does not exist.", FQID ``PathNotFound,<command class>``).
 from __future__ import annotations
 
 import contextlib
+import csv
 import hashlib
-import json
+import io
 import typing as t
 from unittest import mock
 
@@ -30,7 +31,7 @@ NO_SPACE = "There is not enough space on the disk."
 
 CLASSES = {
     "Get-ChildItem": "Microsoft.PowerShell.Commands.GetChildItemCommand",
-    "Get-Content": "Microsoft.PowerShell.Commands.GetContentCommand",
+    "Import-Csv": "Microsoft.PowerShell.Commands.ImportCsvCommand",
     "Set-Content": "Microsoft.PowerShell.Commands.SetContentCommand",
     "New-Item": "Microsoft.PowerShell.Commands.NewItemCommand",
     "Remove-Item": "Microsoft.PowerShell.Commands.RemoveItemCommand",
@@ -86,9 +87,8 @@ class FileSystem:
         with self.lab.locked():
             if name == "Get-ChildItem":
                 return self.get_child_item(args)
-            if name == "Get-Content":
-                assert len(pipeline) == 2 and pipeline[1]["cmdlet"].endswith("\\ConvertFrom-Json")
-                return self.get_content_json(args)
+            if name == "Import-Csv":
+                return self.import_csv(args)
             if name == "Set-Content":
                 return self.set_content(args)
             if name == "New-Item":
@@ -127,16 +127,15 @@ class FileSystem:
         out.sort(key=lambda o: o["FullName"].lower())
         return _result(out)
 
-    def get_content_json(self, args):
+    def import_csv(self, args):
         path = args["LiteralPath"]
         vol = self._vol(path)
         f = vol.files.get(paths.key(path)) if vol else None
         if f is None or f.kind == "dir":
-            return _result(errors=[_err("Get-Content", NOT_FOUND.format(path), path)])
+            return _result(errors=[_err("Import-Csv", NOT_FOUND.format(path), path)])
         if f.kind != "text":
-            return _result(errors=[_err("ConvertFrom-Json", "Invalid JSON primitive.", path, "System.ArgumentException",
-                                        "NotSpecified", "System.ArgumentException")])
-        return _result([json.loads(f.content)])
+            return _result([])  # binary data: no usable rows
+        return _result([dict(row) for row in csv.DictReader(io.StringIO(f.content.lstrip("\ufeff")))])
 
     def set_content(self, args):
         path = args["LiteralPath"]

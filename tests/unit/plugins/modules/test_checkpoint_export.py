@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
+from ansible_collections.hyperv.checkpoints.plugins.module_utils import _export as ex
 from export_fs_fake import file_cmdlets
 from hvsim.lab import load_lab
 from hvsim.model import messages as M
@@ -16,7 +15,7 @@ from support.modules import run_module
 WEB01 = "6f0c2d9e-0002-4c00-8a00-000000000002"  # HV01, Running, before-patch -> after-patch
 DC01 = "6f0c2d9e-0001-4c00-8a00-000000000001"  # HV01, a domain controller guest
 SMALL01 = "6f0c2d9e-0010-4c00-8a00-000000000010"  # HV03, on the nearly full F:
-MANIFEST = "hyperv-checkpoints-export.json"
+MANIFEST = "hyperv-checkpoints-export.csv"
 
 
 @pytest.fixture
@@ -37,7 +36,7 @@ def files_under(lab, host, folder):
 
 def manifest_on_host(lab, host, folder):
     f = files_under(lab, host, folder).get(paths.join(folder, MANIFEST))
-    return json.loads(f.content) if f else None
+    return ex.manifest_from_rows(ex.parse_manifest_text(f.content)) if f else None
 
 
 def cp_id(lab, vm_id, name):
