@@ -125,8 +125,8 @@ notes:
   - B(Host file access.) No Hyper-V cmdlet lists, hashes or writes files, so the module also runs
     C(Microsoft.PowerShell.Management\\Get-ChildItem), C(Set-Content), C(New-Item), C(Remove-Item) and
     C(Microsoft.PowerShell.Utility\\Get-FileHash), C(Import-Csv) on the host, with C(-LiteralPath) (no wildcards;
-    C(New-Item) has no C(-LiteralPath) and its C(-Path) does not expand wildcards). A JEA endpoint (O(hyperv_configuration_name)) must make them visible, ideally constrained to the
-    export root.
+    C(New-Item) has no C(-LiteralPath) and its C(-Path) does not expand wildcards). A JEA endpoint
+    (O(hyperv_configuration_name)) must make them visible, ideally constrained to the export root.
   - B(UNC paths.) The manifest and the hashes are read and written by the connecting user inside the WinRM session;
     without credential delegation (Kerberos constrained delegation or CredSSP) that second hop to a file server is
     refused even when the host's computer account may write there. The export itself is written by the computer
