@@ -50,6 +50,10 @@ class Listener(socketserver.ThreadingMixIn, http.server.HTTPServer):
     def finish_request(self, request: t.Any, client_address: t.Any) -> None:
         conn = request
         try:
+            try:  # headers and body go out in separate writes: no Nagle/delayed-ACK stalls
+                request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except OSError:
+                pass
             if self.ssl_context is not None:
                 request.settimeout(10)
                 try:
