@@ -227,3 +227,10 @@ def test_warnings_reach_the_warning_stream(sim):
         ps.invoke()
     assert not ps.had_errors
     assert [w.message for w in ps.streams.warning] == ["The virtual machine is busy; trying again."]
+
+
+def test_envelope_size_query(sim):
+    """pypsrp's WSMan.update_max_payload_size() reads the service config (Client.copy/fetch do this)."""
+    wsman = psrp_wsman(sim)
+    wsman.update_max_payload_size()
+    assert wsman.max_envelope_size == 500 * 1024
