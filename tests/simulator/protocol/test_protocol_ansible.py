@@ -41,6 +41,8 @@ def test_psrp_connection_plugin(sim, scheme, auth):
     try:
         assert conn.runspace.state == RunspacePoolState.OPENED
         assert sim.open_shells() == 1
+        rc, out, err = conn.exec_command("whoami")  # raw: add_script, which hvsim refuses
+        assert rc != 0 and b"cmdlets only" in err
     finally:
         conn.close()
     assert sim.open_shells() == 0
