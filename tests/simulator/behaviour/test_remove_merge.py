@@ -222,3 +222,13 @@ def test_remove_through_engine_pipeline_removes_all(pipe, call):
              ("Hyper-V\\Remove-VMSnapshot", []))
     assert not r.failed and not r.errors and r.mutated
     assert _names(call, "deep01") == []
+
+
+def test_recovery_checkpoint_can_be_removed_with_powershell(call):
+    # source: hyperv-behaviour.md §12 (Recovery checkpoints cannot be deleted "in the normal way", i.e. the GUI has no
+    # Delete; workinghardinit.work 2015-10-15: Remove-VMSnapshot removes them) - so only the collection's own
+    # filter protects them (test-matrix A18)
+    s = _by_name(call, "web02-replica")["Recovery checkpoint"]
+    r = _remove(call, "web02-replica", [s], Passthru=True)
+    assert not r.errors and r.props("Name") == ["Recovery checkpoint"]
+    assert _names(call, "web02-replica") == ["Replica checkpoint - 11/19/2026"]
