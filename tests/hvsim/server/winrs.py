@@ -240,6 +240,8 @@ class WinRSShell:
         # The bootstrap reads all of stdin.
         with self.cond:
             self.cond.wait_for(lambda: cmd.stdin_done or self.closed or self.server.stopping)
+            if cmd.done or self.closed or self.server.stopping:
+                return  # terminated, shell deleted or server stopping before stdin ended: nothing runs
             data = bytes(cmd.stdin)
         # As the bootstrap reads $input: trimmed, non-empty lines.
         lines = [ln.strip() for ln in data.decode("utf-8", "replace").splitlines() if ln.strip()]

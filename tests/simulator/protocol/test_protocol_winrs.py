@@ -179,3 +179,17 @@ def test_both_transports_give_the_same_plain_data(sim):
                          "errors": [P.error_to_info(e) for e in ps.streams.error],
                          "state": "Failed" if ps.had_errors else "Completed"})
     assert psrp == winrs
+
+
+def test_terminated_before_stdin_end_runs_nothing(sim, fake_engine):
+    p = winrm_protocol(sim, operation_timeout=1)
+    shell = p.open_shell()
+    cid = p.run_command(shell, R.POWERSHELL_EXE, R.command_arguments())
+    p.send_command_input(shell, cid, R.build_stdin(
+        [[{"cmdlet": "Hyper-V\\Checkpoint-VM", "parameters": [["SnapshotName", "never"]]}]]), end=False)
+    with pytest.raises(WinRMOperationTimeoutError):
+        p._raw_get_command_output(shell, cid)  # started, waiting for the end of stdin
+    p.cleanup_command(shell, cid)  # Signal terminate
+    p.close_shell(shell)
+    time.sleep(0.2)
+    assert fake_engine.calls == [] and fake_engine.checkpoints == []
