@@ -34,6 +34,9 @@ export ANSIBLE_NOCOLOR := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 PYTEST := $(PY) -m pytest
+# Extra arguments, e.g. make unit PYTEST_ARGS="-k tree -x", make sanity SANITY_ARGS="--test pylint"
+PYTEST_ARGS ?=
+SANITY_ARGS ?=
 # Directories for `make unit`; missing ones are left out.
 UNIT_DIRS := $(wildcard tests/unit tests/simulator)
 INTEGRATION_DIRS := $(wildcard tests/integration)
@@ -88,14 +91,14 @@ unit: venv
 	  | grep -v -E '^tests/(unit|simulator|integration)/' || true); \
 	if [ -n "$$orphans" ]; then echo "unit: test files outside tests/unit, tests/simulator, tests/integration would never run:" >&2; \
 	  echo "$$orphans" >&2; exit 1; fi
-	$(PYTEST) $(UNIT_DIRS)
+	$(PYTEST) $(PYTEST_ARGS) $(UNIT_DIRS)
 
 integration: venv
 	@if [ -z "$(INTEGRATION_DIRS)" ]; then echo "integration: no tests/integration" >&2; exit 1; fi
-	$(PYTEST) $(INTEGRATION_DIRS)
+	$(PYTEST) $(PYTEST_ARGS) $(INTEGRATION_DIRS)
 
 sanity: install
-	$(PY) tools/sanity.py
+	$(PY) tools/sanity.py $(SANITY_ARGS)
 
 lint: venv
 	$(VENV)/bin/ansible-lint --nocolor
