@@ -68,6 +68,9 @@ DEFAULT_SWITCHES: t.Dict[str, t.Any] = {
     "replica_checkpoints_allowed": False,
     # behaviour §13 / §17: export into a folder that already holds an export of the VM.
     "export_existing_folder": "fail",  # fail | overwrite
+    # -ComputerName <other lab host> from a listener: a WinRM second hop without delegated
+    # credentials is denied (allow: act on that host, as with CredSSP).
+    "remote_computer_name": "deny",  # deny | allow
     "max_checkpoints": 50,  # behaviour §6 (Plan)
     "max_checkpoint_name": 100,  # behaviour §6 (VD)
 }

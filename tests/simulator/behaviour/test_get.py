@@ -229,8 +229,13 @@ def test_cluster_cmdlets_minimal(call):
     assert call("HV03", "Get-ClusterNode", "").errors  # HV03 is not clustered
 
 
-def test_computer_name_reaches_another_lab_host(call):
-    # source: hyperv-cmdlets-notes.md A.6 (-ComputerName in the by-name sets); brief (VM visible only on its own host)
+def test_computer_name_second_hop(call, lab):
+    # source: hyperv-cmdlets-notes.md A.6 (-ComputerName in the by-name sets); behaviour §13 ("No credential delegation
+    # (CredSSP)" - a WinRM session has no credentials for a second hop); switch remote_computer_name
+    r = call("HV01", "Get-VM", "Name", Name=["dc02"], ComputerName=["HV02"])
+    assert r.output == [] and r.errors[0].category == "PermissionDenied"
+    assert call("HV01", "Get-VM", "Name", Name=["dc01"], ComputerName=["localhost"]).props("Name") == ["dc01"]
+    lab.switches["remote_computer_name"] = "allow"
     r = call("HV01", "Get-VM", "Name", Name=["dc02"], ComputerName=["HV02"])
     assert r.props("Name") == ["dc02"] and r.output[0].properties["ComputerName"] == "HV02"
     r = call("HV01", "Get-VM", "Name", Name=["dc02"], ComputerName=["nosuchhost"])

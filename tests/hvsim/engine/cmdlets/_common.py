@@ -101,6 +101,13 @@ COMPUTER_NOT_FOUND = (
 )  # [constructed]
 
 
+# Observed Hyper-V text for missing rights on a remote host (second hop) [OBS, inferred].
+REMOTE_DENIED = (
+    "You do not have the required permission to complete this task. Contact the administrator of the "
+    "authorization policy for the computer '{0}'."
+)
+
+
 def target_hosts(ctx: HandlerContext, bound: BoundCommand) -> t.List[str]:
     """``-ComputerName`` (lab host names; ``localhost``/``.`` = this host) or this listener's host."""
     lab = lab_of(ctx)
@@ -117,6 +124,10 @@ def target_hosts(ctx: HandlerContext, bound: BoundCommand) -> t.List[str]:
         hit = next((h for h in lab.hosts if h.lower() == short), None)
         if hit is None:
             ctx.write_error(hv_error("ObjectNotFound", cmdlet=bound.cmdlet, message=COMPUTER_NOT_FOUND.format(s), target=s))
+            continue
+        if hit != host_of(ctx) and lab.switches.get("remote_computer_name", "deny") != "allow":
+            # A second hop from a WinRM session (NTLM/Kerberos without delegation) has no credentials.
+            ctx.write_error(hv_error("AccessDenied", cmdlet=bound.cmdlet, message=REMOTE_DENIED.format(hit), target=s))
             continue
         if hit not in out:
             out.append(hit)
