@@ -429,12 +429,14 @@ class ExportRun(object):
                 self.client.export_vm(vm.id, folder, capture)
         except CommandError as exc:
             self.result["duration_seconds"] = round(time.monotonic() - t0, 3)
+            self.result["status"] = "incomplete"
             self.mark_failed(vm, checkpoint, capture, folder, started, str(exc))
             exc.hint = self.export_hint(str(exc), folder)
             raise
         self.result["duration_seconds"] = round(time.monotonic() - t0, 3)
         files = self.read_folder(folder)[1]
         if not files:
+            self.result["status"] = "incomplete"
             self.mark_failed(vm, checkpoint, capture, folder, started, "the export wrote no files")
             raise ExportRefused("the export cmdlet returned but wrote no files in %s" % folder,
                                 hint="The folder is marked incomplete; check the host's Hyper-V-VMMS event log.")

@@ -86,3 +86,20 @@ def test_prune_connection_drop_after_remove_converges(sim, transport):
     assert not r.failed and not r.changed and r["removed"] == []
     assert sim.stats()["mutating_pipelines"] == before
     assert sim.open_shells() == 0  # test-matrix B9: every shell / runspace pool closed
+
+
+@pytest.mark.parametrize("transport", ["psrp", "winrm"])
+def test_prune_merge_timeout_is_clear_and_consistent(sim, transport):
+    """Acceptance: a merge exceeds its timeout -> clear error, one removal only, consistent tree."""
+    sim.lab.switches["merge_hold"] = True
+    args = dict(conn(sim, transport), vm_id=LNX01, keep_newest=1, merge_timeout=1, poll_interval=0.2)
+    r = run_module("checkpoint_prune", args)
+    assert r.failed and r.changed
+    assert "Timed out" in r["msg"] and "merge" in r["msg"] and "ansible-n1" in r["msg"]
+    assert [x["name"] for x in r["removed"]] == ["ansible-n1"]
+    info = run_module("checkpoint_info", dict(conn(sim, transport), vm_id=LNX01, include_files=False))
+    assert [c["name"] for c in info["checkpoints"]] == ["manual", "ansible-n2", "ansible-n3", "ansible-n4"]
+    assert info["vms"][0]["merge_pending"] is True
+    sim.lab.release_merges()
+    r = run_module("checkpoint_prune", dict(args, merge_timeout=30))
+    assert not r.failed and [x["name"] for x in r["removed"]] == ["ansible-n2", "ansible-n3"]

@@ -59,3 +59,16 @@ def test_vm_power_connection_drop_after_turn_off_converges(hvsim, transport):
     assert hvsim.lab.vms[WEB01].state == "Off"
     r = run_module("vm_power", args)
     assert not r.failed and not r.changed and r["previous_state"] == "Off"
+
+
+@pytest.mark.parametrize("transport", ["psrp", "winrm"])
+def test_vm_power_refuses_turn_off_while_merging(hvsim, transport):
+    lab = hvsim.lab
+    lab.switches["merge_hold"] = True
+    with lab.locked():
+        snap = sorted(lab.snapshots_of(WEB01), key=lambda s: s.creation_time)[0]
+    lab.remove_snapshots("HV01", [snap.id])
+    digest = hvsim.digest()
+    r = run_module("vm_power", dict(conn(hvsim, transport), vm_id=WEB01, state="off", poll_interval=0))
+    assert r.failed and not r.changed and "merging disks" in r["msg"]
+    assert hvsim.digest() == digest and lab.vms[WEB01].state == "Running"

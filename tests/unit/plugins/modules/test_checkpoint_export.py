@@ -113,7 +113,7 @@ def test_disk_fills_during_export_is_never_complete(lab):
     lab.in_flight_hooks.append(fill)
     args = {"vm_id": WEB01, "name": "before-patch", "path": "E:\\Exports"}
     r = export(lab, **args)
-    assert r.failed and r.changed
+    assert r.failed and r.changed and r["status"] == "incomplete"
     assert "not enough space" in r["msg"].lower() and "marked incomplete" in r["msg"]
     folder = r["export_path"]
     manifest = manifest_on_host(lab, "HV01", folder)
