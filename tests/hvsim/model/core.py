@@ -1235,7 +1235,10 @@ class Lab:
                 free = self.free_bytes(vol, hostobj)
                 if f.size > free:
                     # Disk full mid-export: the files written so far stay (partial export).
-                    raise ModelError("OperationFailed", M.DISK_FULL.format("Export", vm.name, vol.root, free, f.size, vm.id.upper()), dest)
+                    self._save()
+                    err = ModelError("OperationFailed", M.DISK_FULL.format("Export", vm.name, vol.root, free, f.size, vm.id.upper()), dest)
+                    err.partial = True  # state changed although the operation failed
+                    raise err
                 meta = copy.copy(f.vhd) if f.vhd else None
                 if meta and meta.parent_path:
                     meta.parent_path = paths.join(root, meta.parent_path)

@@ -30,6 +30,7 @@ class ModelError(Exception):
         self.error_id = error_id
         self.message = message
         self.target = target
+        self.partial = False  # True when the failed operation still changed state (partial export)
 
     @property
     def category(self) -> str:

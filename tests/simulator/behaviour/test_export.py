@@ -91,6 +91,7 @@ def test_disk_full_leaves_partial_export(call, lab):
     r = call("HV03", "Export-VMSnapshot", "SnapshotObject", VMSnapshot=[n], Path="F:\\Exports")
     e = r.errors[0]
     assert "0x80070070" in e.message and "bytes free" in e.message
+    assert r.mutated  # the partial export changed the host's files
     files = _files(lab, "HV03", "F:\\Exports\\nightly49\\")
     assert any(k.endswith(".vmcx") for k in files)  # written before the disk filled up
     assert not any(k.endswith(".vhdx") for k in files)  # missing: the export is partial

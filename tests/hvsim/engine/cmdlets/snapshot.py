@@ -258,6 +258,8 @@ def export_vmsnapshot(ctx: HandlerContext, bound: BoundCommand) -> t.List[HvObje
             lab.export(lab.vms[s.vm_id].host, str(bound.args["Path"]), snap_id=s.id)
             ctx.mark_mutated()
         except ModelError as e:
+            if e.partial:
+                ctx.mark_mutated()
             write(ctx, bound, e)
             continue
         if switch(bound, "Passthru"):

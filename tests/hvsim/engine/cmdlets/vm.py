@@ -170,6 +170,8 @@ def export_vm(ctx: HandlerContext, bound: BoundCommand) -> t.List[HvObject]:
             lab.export(vm.host, str(bound.args["Path"]), vm_id=vm.id, capture=capture)
             ctx.mark_mutated()
         except ModelError as e:
+            if e.partial:
+                ctx.mark_mutated()
             write(ctx, bound, e)
             continue
         if switch(bound, "Passthru"):
