@@ -106,7 +106,7 @@ options:
       - Seconds to wait for one merge (and for a merge already running when the task starts) to finish. When it
         expires the task fails, names the checkpoint and reports what was removed so far; rerun the task later.
     type: int
-    default: 1800
+    default: 600
   check_free_space:
     description:
       - Before removing anything, check that the volume of each differencing file to merge has at least the size
@@ -152,6 +152,14 @@ attributes:
 """
 
 EXAMPLES = r"""
+- name: Take tonight's checkpoint with a name that marks it as owned by the collection
+  hyperv.checkpoints.checkpoint:
+    hyperv_host: hv01.example.com
+    vm_name: web01
+    name: "ansible-nightly-{{ now(utc=true).strftime('%Y-%m-%d') }}"
+    state: present
+  delegate_to: localhost
+
 - name: Keep the 7 newest nightly checkpoints this collection made
   hyperv.checkpoints.checkpoint_prune:
     hyperv_host: hv01.example.com
@@ -355,7 +363,7 @@ def argument_spec():
         owned_only=dict(type="bool", default=True),
         include_current=dict(type="bool", default=False),
         wait_for_merge=dict(type="bool", default=True),
-        merge_timeout=dict(type="int", default=1800),
+        merge_timeout=dict(type="int", default=600),
         check_free_space=dict(type="bool", default=True),
         poll_interval=dict(type="float", default=2.0),
     )
