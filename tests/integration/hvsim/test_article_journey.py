@@ -8,10 +8,23 @@ is verified through checkpoint_info / vm_info, and a rerun is changed=false (app
 
 from __future__ import annotations
 
+from unittest import mock
+
 import pytest
 
 from ansible_collections.hyperv.checkpoints.plugins.module_utils import _lifecycle
-from support.modules import run_module
+from support.modules import run_module as _run_module
+
+
+def run_module(*args, **kwargs):
+    """run_module with module-side warnings (they go to Display once controller code is imported)."""
+    from ansible.module_utils import _internal
+    from ansible.module_utils.common import warnings as ansible_warnings
+
+    getattr(ansible_warnings, "_global_warnings", {}).clear()
+    with mock.patch.object(_internal, "is_controller", False):
+        return _run_module(*args, **kwargs)
+
 
 APP01 = "6f0c2d9e-0003-4c00-8a00-000000000003"  # HV01, Running, Standard, release-1.4 > nightly > nightly
 

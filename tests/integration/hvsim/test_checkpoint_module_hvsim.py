@@ -6,9 +6,22 @@ Each scenario: 1) check mode, digest unchanged; 2) real run, verified with check
 
 from __future__ import annotations
 
+from unittest import mock
+
 import pytest
 
-from support.modules import run_module
+from support.modules import run_module as _run_module
+
+
+def run_module(*args, **kwargs):
+    """run_module with module-side warnings (they go to Display once controller code is imported)."""
+    from ansible.module_utils import _internal
+    from ansible.module_utils.common import warnings as ansible_warnings
+
+    getattr(ansible_warnings, "_global_warnings", {}).clear()
+    with mock.patch.object(_internal, "is_controller", False):
+        return _run_module(*args, **kwargs)
+
 
 WEB01 = "6f0c2d9e-0002-4c00-8a00-000000000002"  # HV01 Running, Production, before-patch > after-patch
 DEEP01 = "6f0c2d9e-0006-4c00-8a00-000000000006"  # HV01 Off, Standard, L1..L6 + L4-branch

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import typing as t
+from unittest import mock
 
 from ansible_collections.hyperv.checkpoints.plugins.module_utils import _lifecycle as lc
 from ansible_collections.hyperv.checkpoints.plugins.module_utils._winrs_runner import ALLOWED_CMDLETS
@@ -43,10 +44,23 @@ def reset_warnings():
             store.clear()
 
 
-def run(module, args, lab, vm_id=None, host=None, check_mode=False, diff=False, transports=None):
+def module_run(*args, **kwargs):
+    """support.modules.run_module, isolated from earlier in-process runs.
+
+    Warnings are process-global, and once any test imports controller code
+    ``ansible.module_utils._internal.is_controller`` becomes True and ``warn()`` goes to the
+    controller's Display instead of the module result. Both would hide or leak warnings.
+    """
+    from ansible.module_utils import _internal
+
     reset_warnings()
+    with mock.patch.object(_internal, "is_controller", False):
+        return run_module(*args, **kwargs)
+
+
+def run(module, args, lab, vm_id=None, host=None, check_mode=False, diff=False, transports=None):
     host = host or HOST_OF.get(vm_id or args.get("vm_id"), "HV01")
-    return run_module(module, dict(FAST, **args), lab=lab, host=host, check_mode=check_mode, diff=diff,
+    return module_run(module, dict(FAST, **args), lab=lab, host=host, check_mode=check_mode, diff=diff,
                       transports=transports)
 
 
