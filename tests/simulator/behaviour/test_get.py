@@ -246,3 +246,10 @@ def test_linux_guest_reports_no_product_type(call):
     # source: hyperv-cmdlets-notes.md "Guest role" ("When it is missing, treat the role as unknown"); hv_kvp_daemon items
     items = _items(_kvp(call, "HV01", DEMO_IDS["lnx01"]).output[0])
     assert "OSName" in items and "ProductType" not in items
+
+
+def test_get_vmsnapshot_unknown_vm_reports_only_the_vm(call):
+    # source: hyperv-cmdlets-notes.md A.5 (a literal VM name that matches nothing: ObjectNotFound on cmdlets other than Get-VM)
+    r = call("HV01", "Get-VMSnapshot", "VMName", VMName=["ghost"], Name="x")
+    assert [e.message for e in r.errors] == [M.VM_NOT_FOUND_NAME.format("ghost")]
+    assert r.errors[0].fqid == "ObjectNotFound,Microsoft.HyperV.PowerShell.Commands.GetVMSnapshot"

@@ -85,6 +85,8 @@ def get_vmsnapshot(ctx: HandlerContext, bound: BoundCommand) -> t.List[HvObject]
             found = [s for s in cand if _matches(s, name, types)]
     else:
         vms = resolve_vms(ctx, bound, name_param="VMName")
+        if not vms:
+            return []  # the VM lookup already wrote its error (or a wildcard matched no VM)
         with lab.locked():
             for vm in vms:
                 found.extend(lab.match_snapshots(vm.id, name, types))
