@@ -40,8 +40,8 @@ import hashlib
 import json
 import re
 
-# Every cmdlet the client may send (module-qualified). Keep in sync with _client.CLIENT_CMDLETS
-# (a unit test checks it). Keep this list sorted.
+# Every cmdlet the collection may send (module-qualified): _client.CLIENT_CMDLETS plus the
+# file cmdlets of _export (unit tests check both). Keep this list sorted.
 ALLOWED_CMDLETS = (
     "CimCmdlets\\Get-CimInstance",
     "Hyper-V\\Checkpoint-VM",
@@ -59,6 +59,13 @@ ALLOWED_CMDLETS = (
     "Hyper-V\\Set-VM",
     "Hyper-V\\Start-VM",
     "Hyper-V\\Stop-VM",
+    # file cmdlets of checkpoint_export (_export.EXPORT_CMDLETS); always called with -LiteralPath
+    "Microsoft.PowerShell.Management\\Get-ChildItem",
+    "Microsoft.PowerShell.Management\\New-Item",
+    "Microsoft.PowerShell.Management\\Remove-Item",
+    "Microsoft.PowerShell.Management\\Set-Content",
+    "Microsoft.PowerShell.Utility\\Get-FileHash",
+    "Microsoft.PowerShell.Utility\\Import-Csv",
     "Storage\\Get-Volume",
 )
 
