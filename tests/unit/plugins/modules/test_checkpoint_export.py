@@ -249,3 +249,23 @@ def test_argument_errors(lab, args, text):
 def test_non_standard_checkpoint_refused(lab):
     r = export(lab, "HV03", vm_name="web02-replica", name="Recovery checkpoint", path="D:\\Exports")
     assert r.failed and "Recovery" in r["msg"]
+
+
+def test_busy_vm_is_refused(lab):
+    """test-matrix B8: a backup holds the VM -> clear failure, nothing written."""
+    lab.inject_fault("backup_lock", vm=WEB01)
+    digest = lab.digest()
+    r = export(lab, vm_id=WEB01, name="before-patch", path="E:\\Exports")
+    assert r.failed and not r.changed and "busy" in r["msg"] and "backup" in r["msg"]
+    assert lab.digest() == digest
+
+
+def test_merge_in_progress_is_waited_for(lab):
+    """test-matrix B3: a merge is running -> wait up to merge_timeout, then a clear failure."""
+    lab.switches["merge_hold"] = True
+    lab.remove_snapshots("HV01", [cp_id(lab, WEB01, "after-patch")])
+    r = export(lab, vm_id=WEB01, name="before-patch", path="E:\\Exports", merge_timeout=1, poll_interval=0.2)
+    assert r.failed and "merge" in r["msg"] and "Timed out" in r["msg"]
+    lab.release_merges()
+    r = export(lab, vm_id=WEB01, name="before-patch", path="E:\\Exports")
+    assert not r.failed and r.changed

@@ -178,3 +178,12 @@ def test_argument_errors_before_connecting(lab):
     assert r.failed and "shutdown_timeout" in r["msg"]
     r = power(lab, state="off")
     assert r.failed
+
+
+def test_transitional_state_is_waited_for_with_a_timeout(lab):
+    lab.vms[WEB01].state = "Stopping"  # a transition that never ends in this model
+    r = power(lab, vm_id=WEB01, state="off", wait_timeout=1, poll_interval=0.2)
+    assert r.failed and "Timed out" in r["msg"] and "transitional" in r["msg"]
+    lab.vms[WEB01].state = "Off"
+    r = power(lab, vm_id=WEB01, state="off")
+    assert not r.failed and not r.changed
