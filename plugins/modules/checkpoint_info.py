@@ -352,6 +352,9 @@ def main():
             )
     except HyperVError as exc:
         module.fail_from(exc, "read checkpoints", **target)
+    except Exception as exc:  # pylint: disable=broad-except
+        # an unexpected bug: still fail cleanly, with the traceback in the result
+        module.fail_from(exc, "read checkpoints", **target)
     flat = [cp for vm in vms for cp in vm["checkpoints"]]
     module.exit_json(changed=False, vms=vms, checkpoints=flat)
 

@@ -373,6 +373,9 @@ def main():
             vms = gather(client, names, vm_ids, set(params["include"]), module.host)
     except HyperVError as exc:
         module.fail_from(exc, "read VM information", **target)
+    except Exception as exc:  # pylint: disable=broad-except
+        # an unexpected bug: still fail cleanly, with the traceback in the result
+        module.fail_from(exc, "read VM information", **target)
     module.exit_json(changed=False, vms=vms)
 
 
