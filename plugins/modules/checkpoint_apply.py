@@ -389,7 +389,13 @@ def run(client, params, check_mode, out):
 
     if vm.state in ("Running", "Paused"):
         out.step = "stop the VM (%s) before applying checkpoint %s" % (params["stop_method"], lc.quote(cp.name))
-        client.stop_vm(vm.id, mode=STOP_MODES[params["stop_method"]])
+        try:
+            client.stop_vm(vm.id, mode=STOP_MODES[params["stop_method"]])
+        except CommandError as exc:
+            if exc.hint is None:
+                exc.hint = ("Nothing was applied. Choose another stop_method (turn_off does not need the guest), or "
+                            "stop the VM yourself and run the task again.")
+            raise
         out.wrote = True
         out.result["stop_action"] = params["stop_method"]
         vm = client.get_vm(vm.id)

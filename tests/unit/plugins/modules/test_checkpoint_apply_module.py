@@ -222,3 +222,12 @@ def test_pipelines_are_safe(lab):
 def test_argument_errors(lab, args, words):
     r = run("checkpoint_apply", args, lab)
     assert r.failed and words in r["msg"], r.get("msg")
+
+
+def test_shut_down_without_shutdown_service_fails_with_advice(lab):
+    """The guest cannot shut down (Shutdown integration service off): nothing is applied, advice given."""
+    lab.set_integration("HV01", WEB01, ["9F8233AC-BE49-4C79-8EE3-E7E1985B2077"], False)
+    now = lab.vms[WEB01].parent_snapshot_id
+    r = run("checkpoint_apply", {"vm_id": WEB01, "name": "before-patch", "force": True}, lab)
+    assert r.failed and not r.changed and "Nothing was applied" in r["msg"] and "turn_off" in r["msg"]
+    assert lab.vms[WEB01].state == "Running" and lab.vms[WEB01].parent_snapshot_id == now
