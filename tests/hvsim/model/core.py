@@ -71,6 +71,9 @@ DEFAULT_SWITCHES: t.Dict[str, t.Any] = {
     # -ComputerName <other lab host> from a listener: a WinRM second hop without delegated
     # credentials is denied (allow: act on that host, as with CredSSP).
     "remote_computer_name": "deny",  # deny | allow
+    # File cmdlets from a WinRM session on a UNC path are a second hop (model/files.py):
+    # deny = no delegated credentials (NTLM, Kerberos without delegation); allow = CredSSP/delegation.
+    "session_unc_access": "deny",  # deny | allow
     "max_checkpoints": 50,  # behaviour §6 (Plan)
     "max_checkpoint_name": 100,  # behaviour §6 (VD)
 }
@@ -376,6 +379,8 @@ class Lab:
         return vol.files.get(paths.key(path)) if vol else None
 
     def _write(self, host: Host, f: VFile) -> None:
+        if not f.mtime:
+            f.mtime = self.now()
         vol = self.volume_for(host, f.path)
         if vol is None:
             raise ModelError("ObjectNotFound", M.EXPORT_PATH_NOT_FOUND.format("", f.path, ""), f.path)
@@ -1242,7 +1247,7 @@ class Lab:
                 meta = copy.copy(f.vhd) if f.vhd else None
                 if meta and meta.parent_path:
                     meta.parent_path = paths.join(root, meta.parent_path)
-                vol.files[paths.key(dest)] = VFile(dest, f.size, f.content, f.kind, meta)
+                vol.files[paths.key(dest)] = VFile(dest, f.size, f.content, f.kind, meta, None, self.now())
             self._save()
             return (snap if snap else vm), []
 

@@ -43,8 +43,10 @@ class VFile:
     path: str  # display path
     size: int
     content: str = ""  # a content hash (sha256 hex) - changes when the data changes
-    kind: str = "data"  # vhd / config / state / data
+    kind: str = "data"  # vhd / config / state / data / text
     vhd: t.Optional[VhdMeta] = None
+    text: t.Optional[str] = None  # files written by Set-Content keep their text (Import-Csv reads it)
+    mtime: float = 0.0  # LastWriteTime (clock seconds)
 
 
 @dataclasses.dataclass
@@ -59,6 +61,8 @@ class Volume:
     id: str = ""
     allowed: t.List[str] = dataclasses.field(default_factory=list)  # shares: computer accounts allowed to write
     files: t.Dict[str, VFile] = dataclasses.field(default_factory=dict)  # key(path) -> file
+    dirs: t.Dict[str, str] = dataclasses.field(default_factory=dict)  # key(path) -> display path (explicit folders)
+    users: t.List[str] = dataclasses.field(default_factory=lambda: ["Everyone"])  # shares: user accounts with access
 
     def used(self) -> int:
         return self.other_used + sum(f.size for f in self.files.values())
