@@ -19,8 +19,8 @@ description:
     current state derives from, which is what Hyper-V Manager's I(Revert) applies.
   - O(save_current_state_as) first checkpoints the current state, as Hyper-V Manager offers when you apply, so
     nothing is lost by accident.
-  - A running or paused VM is refused unless O(force=true); it is then stopped the way O(stop_method) says before
-    the checkpoint is applied. O(power_state) says what to do with the VM afterwards.
+  - A running, paused or saved VM is refused unless O(force=true); a running or paused VM is then stopped the way
+    O(stop_method) says before the checkpoint is applied. O(power_state) says what to do with the VM afterwards.
 author:
   - hyperv.checkpoints contributors (!UNKNOWN)
 options:
@@ -58,8 +58,9 @@ options:
     type: str
   force:
     description:
-      - Allow applying to a running or paused VM. The VM is first stopped with O(stop_method). Without it such a
-        VM is refused and nothing is changed.
+      - Allow applying to a running, paused or saved VM, whose current state (for a saved VM its saved memory) the
+        apply discards. A running or paused VM is first stopped with O(stop_method). Without it such a VM is refused
+        and nothing is changed. A VM that is off needs no O(force).
     type: bool
     default: false
   stop_method:
@@ -340,9 +341,10 @@ def run(client, params, check_mode, out):
             hint="Restore domain controllers with an AD-aware backup. Set allow_domain_controller: true only if you "
                  "accept the risk.")
     running = vm.state in ("Running", "Paused")
-    if running and not params["force"]:
+    if vm.state in ("Running", "Paused", "Saved") and not params["force"]:
         raise lc.PreflightError(
-            "The VM is %s; applying the checkpoint would discard its current state" % vm.state,
+            "The VM is %s; applying the checkpoint would discard its current state%s"
+            % (vm.state, " (including the saved memory)" if vm.state == "Saved" else ""),
             hint="Set force: true (the VM is then stopped with stop_method, default shut_down) or stop the VM first. "
                  "Add save_current_state_as to keep the current state as a checkpoint.")
     if running and vm.state == "Paused" and params["stop_method"] == "shut_down":

@@ -104,8 +104,13 @@ def test_latest_reverts_and_power_states(lab):
     assert not r.failed, r.get("msg")
     assert r["vm"]["state"] == "Saved" and r["power_action"] is None
     assert lab.vms[APP01].parent_snapshot_id == nightly_now
+    digest = lab.digest()
     r = run("checkpoint_apply", {"vm_id": APP01, "latest": True, "power_state": "started"}, lab)
+    assert r.failed and "The VM is Saved" in r["msg"] and "saved memory" in r["msg"]
+    assert lab.digest() == digest
+    r = run("checkpoint_apply", {"vm_id": APP01, "latest": True, "power_state": "started", "force": True}, lab)
     assert not r.failed and r["power_action"] == "started" and lab.vms[APP01].state == "Running"
+    assert r["stop_action"] is None
     r = run("checkpoint_apply", {"vm_id": APP01, "latest": True, "force": True, "power_state": "stopped",
                                  "stop_method": "save"}, lab)
     assert not r.failed and r["power_action"] == "stopped" and lab.vms[APP01].state == "Off"
