@@ -178,3 +178,90 @@ def test_removable_problems_refuses_non_standard():
     cps = [cp("Off", SnapshotType="Standard"), Checkpoint.from_plain(dict(Id="1" * 8 + "-0000-0000-0000-" + "0" * 12, Name="r", SnapshotType="Recovery"))]
     problems = lc.removable_problems(cps)
     assert len(problems) == 1 and "Recovery" in problems[0]
+
+
+# ---------------------------------------------------------------------------------------------- drop recovery
+from ansible_collections.hyperv.checkpoints.plugins.module_utils._errors import (  # noqa: E402
+    ConnectionError as HvConnectionError,
+    NotFoundError,
+)
+
+CP_ID = "0b7e2f7c-3d1a-4a51-9d6e-2f4c8a9b1c0d"
+OTHER_ID = "1b7e2f7c-3d1a-4a51-9d6e-2f4c8a9b1c0d"
+
+
+class DropClient:
+    """Fails the first write with a dropped connection; records every call."""
+
+    host = "HV01"
+
+    def __init__(self, after_drop=(), present_after_drop=True, applied=True):
+        self.calls = []
+        self.after_drop = list(after_drop)
+        self.present_after_drop = present_after_drop
+        self.applied = applied
+
+    def create_checkpoint(self, vm_id, name):
+        self.calls.append(("create", name))
+        raise HvConnectionError("connection reset", write_may_have_applied=self.applied, request_sent=True)
+
+    def list_checkpoints(self, vm_id):
+        self.calls.append(("list",))
+        return self.after_drop
+
+    def remove_checkpoint(self, cid, include_children=False, missing_ok=True):
+        self.calls.append(("remove", cid))
+        if len([c for c in self.calls if c[0] == "remove"]) == 1:
+            raise HvConnectionError("read timed out", write_may_have_applied=True, request_sent=True)
+        return True
+
+    def get_checkpoint(self, cid):
+        self.calls.append(("get", cid))
+        if not self.present_after_drop:
+            raise NotFoundError("gone")
+        return named(cid, "x")
+
+
+def named(cid, name):
+    return Checkpoint.from_plain(dict(Id=cid, Name=name, State="Off"))
+
+
+def test_create_drop_adopts_the_new_checkpoint_never_repeats():
+    """B1: after the drop, the checkpoint found by name and new Id is adopted; Checkpoint-VM is not sent again."""
+    client = DropClient(after_drop=[named(OTHER_ID, "x"), named(CP_ID, "x")])
+    got, warnings = lc.create_checkpoint(client, vm(), "x", before_ids={OTHER_ID})
+    assert got.id == CP_ID and "was not created again" in warnings[0]
+    assert [c[0] for c in client.calls] == ["create", "list"]
+
+
+def test_create_drop_with_nothing_created_says_so():
+    client = DropClient(after_drop=[named(OTHER_ID, "x")])
+    with pytest.raises(HvConnectionError) as err:
+        lc.create_checkpoint(client, vm(), "x", before_ids={OTHER_ID})
+    assert "found no new checkpoint named 'x', so nothing was created" in str(err.value)
+    assert [c[0] for c in client.calls] == ["create", "list"]
+
+
+def test_create_drop_before_sending_is_not_reread():
+    client = DropClient()
+    client.create_checkpoint = lambda vm_id, name: (_ for _ in ()).throw(
+        HvConnectionError("refused", write_may_have_applied=False, request_sent=False))
+    with pytest.raises(HvConnectionError):
+        lc.create_checkpoint(client, vm(), "x", before_ids=set())
+    assert client.calls == []
+
+
+def test_remove_drop_gone_is_done():
+    """B2: re-query by Id; gone means removed (with a note on the merge), no second remove."""
+    client = DropClient(present_after_drop=False)
+    removed, warnings = lc.remove_checkpoint(client, named(CP_ID, "x"), False)
+    assert removed and "merge may still be running" in warnings[0]
+    assert [c[0] for c in client.calls] == ["remove", "get"]
+
+
+def test_remove_drop_still_present_retries_once():
+    """B2: still present after the drop: exactly one retry."""
+    client = DropClient(present_after_drop=True)
+    removed, warnings = lc.remove_checkpoint(client, named(CP_ID, "x"), True)
+    assert removed and "retried once" in warnings[0]
+    assert [c[0] for c in client.calls] == ["remove", "get", "remove"]
