@@ -74,7 +74,8 @@ def _volume(spec: t.Mapping[str, t.Any], lab: Lab) -> Volume:
         root += "\\"
     return Volume(root=root, capacity=_bytes(spec, "capacity", 1024 * GiB), other_used=_bytes(spec, "used", 0),
                   label=str(spec.get("label", "")), file_system=str(spec.get("file_system", "NTFS")),
-                  id=str(spec.get("id") or lab.new_guid()), allowed=list(spec.get("allowed", [])))
+                  id=str(spec.get("id") or lab.new_guid()), allowed=list(spec.get("allowed", [])),
+                  users=list(spec.get("users", ["Everyone"])))
 
 
 def _kvp_defaults(vm_spec: t.Mapping[str, t.Any], name: str, domain: t.Optional[str]) -> t.Dict[str, str]:
