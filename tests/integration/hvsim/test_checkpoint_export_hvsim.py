@@ -88,3 +88,30 @@ def test_export_unc_access_denied(hvsim, transport):
     r = run_module("checkpoint_export", dict(conn(hvsim, transport), vm_id=WEB01, name="before-patch",
                                              path="\\\\fs01\\restricted\\hv01", poll_interval=0))
     assert r.failed and "0x80070005" in r["msg"] and "computer account" in r["msg"]
+
+
+@pytest.mark.parametrize("transport", ["psrp", "winrm"])
+def test_export_disk_fills_midway_is_never_complete(hvsim, transport):
+    """Acceptance: the disk fills during the export -> clear error; the partial export stays incomplete."""
+    need(transport)
+    lab = hvsim.lab
+
+    def fill(op):
+        if op.name.startswith("Export"):
+            lab.inject_fault("disk_full", host="HV01", volume="E:\\", free_bytes=1024 * 1024)
+
+    lab.in_flight_hooks.append(fill)
+    args = dict(conn(hvsim, transport), vm_id=WEB01, name="before-patch", path="E:\\Exports", poll_interval=0)
+    try:
+        r = run_module("checkpoint_export", args)
+    finally:
+        lab.in_flight_hooks.remove(fill)
+    assert r.failed and r["status"] == "incomplete"
+    assert "not enough space" in r["msg"].lower() and "marked incomplete" in r["msg"]
+    assert manifest_on_host(lab, r["export_path"])["status"] in ("in_progress", "failed")
+    r2 = run_module("checkpoint_export", args)
+    assert r2.failed and not r2.changed and r2["status"] == "incomplete"
+    lab.clear_faults("disk_full")
+    r3 = run_module("checkpoint_export", dict(args, force=True))
+    assert not r3.failed, r3.get("msg")
+    assert r3["status"] == "replaced" and manifest_on_host(lab, r3["export_path"])["status"] == "complete"
