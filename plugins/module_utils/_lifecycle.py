@@ -510,6 +510,51 @@ def remove_checkpoint(client, cp, include_children):
         return client.remove_checkpoint(cp.id, include_children=include_children, missing_ok=True), warnings
 
 
+def merge_space_needs(client, vm, checkpoints, targets):
+    """What the merge after removing ``targets`` writes, per parent file (reads only).
+
+    Removing a checkpoint folds the differencing file that was created on top of its frozen disk
+    file (the one its child checkpoint or the current state runs on) into that frozen file. So the
+    estimate is the FileSize of every differencing file whose ParentPath is a frozen file of a removed
+    checkpoint, needed on the volume of that parent file.
+    """
+    target_ids = set(c.id for c in targets)
+    all_disks = client.list_checkpoint_disks_many([c.id for c in checkpoints]) if checkpoints else {}
+    frozen = set()
+    paths = []
+    for cid, disks in all_disks.items():
+        for d in disks or []:
+            if d.path:
+                paths.append(d.path)
+                if cid in target_ids:
+                    frozen.add(d.path.lower())
+    paths.extend(d.path for d in client.list_hard_disks(vm.id) if d.path)
+    if not frozen:
+        return []
+    vhds = client.get_vhds(paths)
+    needs = []
+    for path, link in sorted(vhds.items()):
+        if link is None or not link.is_differencing or not link.parent_path:
+            continue
+        if link.parent_path.lower() in frozen:
+            needs.append({"path": link.parent_path, "bytes": link.file_size or 0,
+                          "what": "merge of %s (%s) into %s" % (path, gib(link.file_size), link.parent_path)})
+    return needs
+
+
+def preflight_remove(client, vm, checkpoints, targets):
+    """Free space for the merge; returns the space report, raises PreflightError with the numbers."""
+    needs = merge_space_needs(client, vm, checkpoints, targets)
+    report, problems = check_space(client, needs)
+    if problems:
+        raise PreflightError(
+            "Not enough free space for the disk merge that removing the checkpoint starts: %s" % "; ".join(problems),
+            hint="Free space on that volume first; a merge that fills a volume pauses every VM on it "
+                 "(Paused-Critical). Nothing was removed.",
+        )
+    return report
+
+
 def removable_problems(cps):
     """Messages for checkpoints the collection never removes (non-Standard types, hyperv-behaviour §12)."""
     bad = [cp for cp in cps if (cp.snapshot_type or "Standard") != "Standard"]

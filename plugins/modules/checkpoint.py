@@ -123,6 +123,9 @@ notes:
     the volume of SnapshotFileLocation for a checkpoint that can hold memory (standard, or production that may fall
     back) of a running, paused or saved VM, plus 1 MiB for the configuration, plus 64 MiB per virtual disk on the
     volume of that disk. Volumes that cannot be identified (for example SMB shares) are reported with C(ok=null).
+  - Before a removal, the free space the disk merge needs is checked. The estimate is the size of every
+    differencing file that sits directly on a disk file of a removed checkpoint (the file of its child checkpoint,
+    or of the current state), needed on the volume of the file it merges into.
   - Removal refuses Recovery, Replica, Planned and Missing checkpoints, which belong to backup software, Hyper-V
     Replica or Hyper-V itself. With O(remove_children=true) this applies to every checkpoint of the subtree.
   - If the connection drops after the create or remove command was sent, the module reconnects and re-reads the
@@ -305,8 +308,10 @@ merge_seconds:
   returned: success
   type: float
 preflight:
-  description: The checks made before a create, and their findings.
-  returned: when a checkpoint is created or would be
+  description:
+    - The checks made before a create or a removal, and their findings.
+    - For a removal, RV(preflight.space) is the free space needed by the disk merge (see the notes).
+  returned: when a checkpoint is created or removed, or would be
   type: dict
   contains:
     checks:
@@ -543,7 +548,10 @@ def _absent(client, params, check_mode, out, vm, checkpoints):
     out.result["changed"] = True
     out.result["checkpoint"] = lc.checkpoint_summary(cp)
     out.result["removed"] = [lc.checkpoint_summary(c) for c in targets]
-    vm = lc.wait_until_idle(client, vm, params["wait_timeout"], params["poll_interval"], action="remove checkpoint %s" % what)
+    vm = lc.wait_until_idle(client, vm, params["wait_timeout"], params["poll_interval"],
+                            action="remove checkpoint %s" % what)
+    out.result["preflight"] = {"checks": ["busy", "type", "merge_space"],
+                               "space": lc.preflight_remove(client, vm, checkpoints, targets)}
     gone = set(c.id for c in targets)
     if check_mode:
         after = _simulate_remove(checkpoints, targets, gone)

@@ -503,13 +503,38 @@ def test_concurrent_create_no_duplicate(lab):
     assert not r.failed and not r.changed
 
 
-def test_remove_on_full_volume_fails_with_numbers(lab):
-    """B4 for a merge: the host refuses the merge for lack of space; the task fails, changed=false, no retry."""
+def test_remove_on_full_volume_refused_before_merge(lab):
+    """B4 for a merge: the preflight refuses with the numbers; Remove-VMSnapshot is never sent."""
+    lab.inject_fault("disk_full", host="HV01", volume="D:\\", free_bytes=1024)
+    transports = []
+    digest = lab.digest()
+    r = run("checkpoint", {"vm_id": WEB01, "name": "before-patch", "state": "absent"}, lab, transports=transports)
+    assert r.failed and not r.changed
+    assert "disk merge" in r["msg"] and "volume D:\\ has 0.00 GiB free" in r["msg"] and "Nothing was removed" in r["msg"]
+    assert lab.digest() == digest
+    removes = [c for t in transports for p in t.pipelines_run for c in p if c["cmdlet"] == "Hyper-V\\Remove-VMSnapshot"]
+    assert removes == []
+
+
+def test_remove_merge_estimate_is_the_child_file(lab):
+    """The merge estimate is the differencing file on top of the removed checkpoint's disk (after-patch's file)."""
+    after_patch = cps(lab, WEB01)[1]
+    host = lab.hosts["HV01"]
+    child_file = list(after_patch.disk_files.values())[0]
+    size = lab.find_file(host, child_file).size
+    r = run("checkpoint", {"vm_id": WEB01, "name": "before-patch", "state": "absent"}, lab, check_mode=True)
+    assert not r.failed and r["preflight"]["space"][0]["needed_bytes"] == size
+    assert r["preflight"]["space"][0]["volume"] == "D:\\" and r["preflight"]["space"][0]["ok"]
+
+
+def test_remove_on_full_volume_host_refusal_is_reported(lab, monkeypatch):
+    """B4: if the host still runs out of space during the merge, the task fails with its numbers, no retry."""
+    monkeypatch.setattr(lc, "preflight_remove", lambda *a: [])
     lab.inject_fault("disk_full", host="HV01", volume="D:\\", free_bytes=1024)
     transports = []
     r = run("checkpoint", {"vm_id": WEB01, "name": "before-patch", "state": "absent"}, lab, transports=transports)
     assert r.failed and not r.changed
-    assert "D:\\" in r["msg"] and "1024" in r["msg"]
+    assert "0x80070070" in r["msg"] and "1024 bytes free" in r["msg"]
     assert names(lab, WEB01) == ["before-patch", "after-patch"]
     removes = [c for t in transports for p in t.pipelines_run for c in p if c["cmdlet"] == "Hyper-V\\Remove-VMSnapshot"]
     assert len(removes) == 1
