@@ -198,8 +198,24 @@ class FsEngineTransport(EngineTransport):
         return out
 
 
+def hvsim_has_file_cmdlets() -> bool:
+    """True when hvsim itself implements the file cmdlets (handlers and catalogue entries)."""
+    try:
+        import hvsim.engine.cmdlets.filesystem  # noqa: F401  (registers the handlers)
+        from hvsim.engine.catalogue import load_catalogue
+        from hvsim.engine.registry import HANDLERS
+    except ImportError:
+        return False
+    names = list(CLASSES)
+    catalogue = load_catalogue().cmdlets
+    return all(n in catalogue for n in names) and all(n in HANDLERS for n in names)
+
+
 @contextlib.contextmanager
 def file_cmdlets():
-    """Patch the module runner's EngineTransport with FsEngineTransport."""
+    """Use hvsim's own file cmdlets when it has them; otherwise this module's FsEngineTransport."""
+    if hvsim_has_file_cmdlets():
+        yield
+        return
     with mock.patch.object(support_modules, "EngineTransport", FsEngineTransport):
         yield
