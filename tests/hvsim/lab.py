@@ -97,13 +97,15 @@ def _kvp_defaults(vm_spec: t.Mapping[str, t.Any], name: str, domain: t.Optional[
 
 def build_lab(spec: t.Mapping[str, t.Any], *, clock: t.Any = None, time_scale: float = 0.0) -> Lab:
     """Build a Lab from a parsed lab file (dict)."""
-    lab = Lab(str(spec.get("name", "lab")), str(spec.get("seed", spec.get("name", "lab"))), clock=clock,
-              time_scale=time_scale)
+    base_time = _ts(spec.get("base_time"), 1_790_000_000.0)
+    # Build on a clock frozen at base_time (file times, default names) so that the same lab file
+    # always gives the same digest; the real clock takes over afterwards.
+    lab = Lab(str(spec.get("name", "lab")), str(spec.get("seed", spec.get("name", "lab"))),
+              clock=ManualClock(base_time), time_scale=0.0)
     lab.switches.update(spec.get("switches") or {})
     lab.costs.update(spec.get("costs") or {})
     if spec.get("credentials"):
         lab.credentials = {"username": str(spec["credentials"]["username"]), "password": str(spec["credentials"]["password"])}
-    base_time = _ts(spec.get("base_time"), 1_790_000_000.0)
     for h in spec.get("hosts", []):
         host = Host(name=str(h["name"]), cluster=h.get("cluster"), domain=str(h.get("domain", "lab.local")),
                     throughput=int(h.get("throughput", int(float(h.get("throughput_mib", 200)) * MiB))),
@@ -202,6 +204,8 @@ def build_lab(spec: t.Mapping[str, t.Any], *, clock: t.Any = None, time_scale: f
         params = dict(f)
         kind = params.pop("kind")
         lab.inject_fault(kind, **params)
+    lab.clock = clock or RealClock()
+    lab.time_scale = float(time_scale)
     lab.last_advance = None
     return lab
 
@@ -323,3 +327,23 @@ def load_lab(name_or_path: str, state_dir: t.Optional[str] = None, time_scale: f
         if not os.path.exists(lab.state_path):
             lab.save()
     return lab
+
+
+def main(argv: t.Optional[t.Sequence[str]] = None) -> int:
+    """``python -m hvsim.lab fleet --hosts 4 --vms 25 [--seed 1]``: print a generated lab as YAML."""
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m hvsim.lab", description=main.__doc__)
+    ap.add_argument("kind", choices=["fleet"])
+    ap.add_argument("--hosts", type=int, default=4)
+    ap.add_argument("--vms", type=int, default=25, help="VMs per host")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--checkpoints-per-vm", type=int, default=3)
+    args = ap.parse_args(argv)
+    spec = generate_fleet(args.hosts, args.vms, args.seed, checkpoints_per_vm=args.checkpoints_per_vm)
+    print(yaml.safe_dump(spec, sort_keys=False, allow_unicode=True), end="")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
