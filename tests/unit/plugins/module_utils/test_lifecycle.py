@@ -244,8 +244,11 @@ def test_create_drop_with_nothing_created_says_so():
 
 def test_create_drop_before_sending_is_not_reread():
     client = DropClient()
-    client.create_checkpoint = lambda vm_id, name: (_ for _ in ()).throw(
-        HvConnectionError("refused", write_may_have_applied=False, request_sent=False))
+
+    def refused(vm_id, name):
+        raise HvConnectionError("refused", write_may_have_applied=False, request_sent=False)
+
+    client.create_checkpoint = refused
     with pytest.raises(HvConnectionError):
         lc.create_checkpoint(client, vm(), "x", before_ids=set())
     assert client.calls == []
