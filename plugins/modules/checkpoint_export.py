@@ -102,6 +102,8 @@ options:
     description:
       - Export a VM whose guest reports itself a domain controller (Key-Value Pair Exchange C(ProductType=2)).
         Microsoft advises against exporting a virtual domain controller (USN rollback when it is imported).
+      - With O(current_state=true) a domain controller is then exported with production consistency only:
+        O(capture_live_state) defaults to V(data_consistent) and V(saved) is refused.
     type: bool
     default: false
   check_free_space:
@@ -569,6 +571,21 @@ def main():
                     "runs a domain controller",
                     hint="Back the DC up from inside the guest (Windows Server Backup), or set "
                          "allow_domain_controller=true if you accept the USN rollback risk on restore.")
+            if role.domain_controller and params["current_state"]:
+                # behaviour §10: a DC guest supports production (VSS) consistency only, never a memory state.
+                if params["capture_live_state"] == "saved":
+                    raise ExportRefused(
+                        "capture_live_state=saved would export the memory state of a domain controller; only "
+                        "production (VSS) consistency is supported for domain controllers",
+                        hint="Use capture_live_state=data_consistent (the default for a domain controller).")
+                if params["capture_live_state"] is None:
+                    params["capture_live_state"] = "data_consistent"
+                    warnings.append("VM '%s' is a domain controller: exporting with capture_live_state=data_consistent "
+                                    "(production consistency, no memory state)." % vm.name)
+            if role.domain_controller and checkpoint is not None and checkpoint.state == "Saved":
+                warnings.append("Checkpoint '%s' of domain controller '%s' holds a memory state (a standard "
+                                "checkpoint); only production checkpoints are supported for domain controllers."
+                                % (checkpoint.name, vm.name))
             if role.domain_controller is None:
                 why = "KVP not readable" if role.source == "unavailable" else "the guest does not report its role"
                 warnings.append("Could not tell whether the guest of VM '%s' is a domain controller (%s); exporting "

@@ -161,8 +161,13 @@ def test_domain_controller_refused_unless_allowed(lab):
     assert r.failed and "domain controller" in r["msg"] and "allow_domain_controller" in r["msg"]
     assert lab.digest() == digest
     r = export(lab, vm_id=DC01, current_state=True, path="E:\\Exports", allow_domain_controller=True,
-               capture_live_state="crash_consistent")
+               capture_live_state="saved")
+    assert r.failed and "memory state of a domain controller" in r["msg"]
+    assert lab.digest() == digest
+    r = export(lab, vm_id=DC01, current_state=True, path="E:\\Exports", allow_domain_controller=True)
     assert not r.failed and r.changed and r["source"] == "current_state"
+    assert r["manifest"]["capture_live_state"] == "CaptureDataConsistentState"
+    assert not any(".vmrs" in f["path"] for f in r["files"])  # no memory state exported
 
 
 def test_unc_access_denied_names_the_computer_account(lab):
