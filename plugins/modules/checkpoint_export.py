@@ -102,7 +102,7 @@ options:
     description:
       - Export a VM whose guest reports itself a domain controller (Key-Value Pair Exchange C(ProductType=2)).
         Microsoft advises against exporting a virtual domain controller (USN rollback when it is imported).
-      - With O(current_state=true) a domain controller is then exported with production consistency only:
+      - With O(current_state=true) a domain controller is then exported with production consistency only;
         O(capture_live_state) defaults to V(data_consistent) and V(saved) is refused.
     type: bool
     default: false
