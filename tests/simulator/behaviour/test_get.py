@@ -253,3 +253,13 @@ def test_get_vmsnapshot_unknown_vm_reports_only_the_vm(call):
     r = call("HV01", "Get-VMSnapshot", "VMName", VMName=["ghost"], Name="x")
     assert [e.message for e in r.errors] == [M.VM_NOT_FOUND_NAME.format("ghost")]
     assert r.errors[0].fqid == "ObjectNotFound,Microsoft.HyperV.PowerShell.Commands.GetVMSnapshot"
+
+
+def test_vfc_adapter_visible_and_blocks_checkpoint(call, lab):
+    # source: hyperv-objects.md §1 (FibreChannelHostBusAdapters); behaviour §9 (vFC unsupported for checkpoints)
+    assert call.vm("dc01").properties["FibreChannelHostBusAdapters"] == []
+    lab.vms[DEMO_IDS["dc01"]].vfc = True
+    vm = call.vm("dc01")
+    assert len(vm.properties["FibreChannelHostBusAdapters"]) == 1
+    r = call("HV01", "Checkpoint-VM", "VMObject", VM=[vm], SnapshotName="x")
+    assert r.errors and "virtual Fibre Channel" in r.errors[0].message

@@ -194,6 +194,12 @@ def vm_object(lab: Lab, vm: VM) -> HvObject:
         "VirtualMachineSubType": enum("VirtualMachineSubType", f"Generation{vm.generation}"),
         "HardDrives": drives,
         "VMIntegrationService": [ic_object(lab, vm, ic) for ic in vm.integration],
+        # hyperv-objects.md §1 (R-STUB): virtual Fibre Channel adapters (unsupported for checkpoints, behaviour §9)
+        "FibreChannelHostBusAdapters": [
+            HvObject(HV + "VMFibreChannelHba", {"Name": "Fibre Channel Adapter", "VMName": vm.name, "VMId": guid(vm.id),
+                                                "SanName": "SAN1", "ComputerName": vm.host},
+                     to_string=f"VMFibreChannelHba (Name = 'Fibre Channel Adapter') [VMName = '{vm.name}']")
+        ] if vm.vfc else [],
         "IsDeleted": False,
     }
     return HvObject(HV + "VirtualMachine", props, to_string=f"VirtualMachine (Name = '{vm.name}') [Id = '{vm.id}']",
