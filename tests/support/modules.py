@@ -15,6 +15,8 @@ import json
 import typing as t
 from unittest import mock
 
+from ansible.module_utils import _internal as ansible_internal
+from ansible.module_utils.common import warnings as ansible_warnings
 from ansible.module_utils.testing import patch_module_args
 
 from .engine_transport import EngineTransport
@@ -28,6 +30,14 @@ ENGINE_CONNECTION = {
     "hyperv_username": "hvsim\\tester",
     "hyperv_password": "not-used-by-the-engine-transport",
 }
+
+
+def _reset_module_globals() -> None:
+    """Forget warnings and deprecations an earlier in-process run left in AnsibleModule's globals."""
+    for attr in ("_global_warnings", "_global_deprecations"):
+        store = getattr(ansible_warnings, attr, None)
+        if hasattr(store, "clear"):
+            store.clear()
 
 
 class ModuleResult(dict):
@@ -66,7 +76,11 @@ def run_module(
     full_args["_ansible_diff"] = diff
     stdout = io.StringIO()
     patches = contextlib.ExitStack()
+    _reset_module_globals()
     with patches:
+        # Once any test imported controller code, is_controller is True and warn() would go to the
+        # controller's Display instead of the module result; a module process never has that.
+        patches.enter_context(mock.patch.object(ansible_internal, "is_controller", False))
         if lab is not None:
             lab_host = host or next(iter(lab.hosts))
 

@@ -172,11 +172,8 @@ def test_unsupported_devices_fail_in_preflight(lab, vm_id, words):
     assert "Hyper-V\\Checkpoint-VM" not in sent
 
 
-@pytest.mark.xfail(reason="hvsim Get-VM does not expose FibreChannelHostBusAdapters (hyperv-objects.md lists it), "
-                          "so the preflight cannot see a vFC adapter; the host still refuses the checkpoint",
-                   strict=True)
 def test_vfc_fails_in_preflight(lab):
-    """A20 (vFC)."""
+    """A20 (vFC): Get-VM's FibreChannelHostBusAdapters shows the adapter, so no Checkpoint-VM is sent."""
     lab.vms[WEB01].vfc = True
     transports = []
     r = run("checkpoint", {"vm_id": WEB01, "name": "x"}, lab, transports=transports)
@@ -186,7 +183,7 @@ def test_vfc_fails_in_preflight(lab):
 
 
 def test_vfc_never_leaves_a_checkpoint(lab):
-    """A20 (vFC), what holds today: the task fails and no checkpoint is left."""
+    """A20 (vFC): the task fails and no checkpoint is left."""
     lab.vms[WEB01].vfc = True
     before = [s.id for s in cps(lab, WEB01)]
     r = run("checkpoint", {"vm_id": WEB01, "name": "x"}, lab)
