@@ -11,10 +11,11 @@ import importlib
 import io
 import json
 import typing as t
+from unittest import mock
 
 import pytest
-
-from ansible.module_utils.testing import patch_module_args  # noqa: E402
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.testing import patch_module_args
 
 MODULES = "ansible_collections.hyperv.checkpoints.plugins.modules."
 TRANSPORTS = ["psrp", "winrm"]
@@ -41,16 +42,28 @@ def run_module(module: str, args: t.Dict[str, t.Any], check_mode: bool = False) 
     full = dict(args)
     full["_ansible_check_mode"] = check_mode
     stdout = io.StringIO()
-    with patch_module_args(full), contextlib.redirect_stdout(stdout):
+    warnings = []
+    original_warn = AnsibleModule.warn
+
+    def record_warn(self, warning, *args, **kwargs):
+        warnings.append(warning)
+        return original_warn(self, warning, *args, **kwargs)
+
+    # warnings go to Display instead of the result once controller code was imported in this
+    # process (other suites), so record them at the source
+    with patch_module_args(full), contextlib.redirect_stdout(stdout), \
+            mock.patch.object(AnsibleModule, "warn", record_warn):
         with pytest.raises(SystemExit):
             importlib.import_module(MODULES + module).main()
-    return json.loads(stdout.getvalue().strip().splitlines()[-1])
+    result = json.loads(stdout.getvalue().strip().splitlines()[-1])
+    result["recorded_warnings"] = warnings
+    return result
 
 
 def strip_volatile(value):
     """Drop values that legitimately change between two runs a moment apart (ages, invocation)."""
     if isinstance(value, dict):
-        return {k: strip_volatile(v) for k, v in value.items() if k not in ("age_seconds", "invocation", "warnings")}
+        return {k: strip_volatile(v) for k, v in value.items() if k not in ("age_seconds", "invocation", "warnings", "recorded_warnings")}
     if isinstance(value, list):
         return [strip_volatile(v) for v in value]
     return value
