@@ -206,7 +206,8 @@ def write_text(lab: Lab, host: str, path: str, user: str, text: str) -> VFile:
         need = len(data) - (old.size if old else 0)
         if need > lab.free_bytes(vol, _host(lab, host)):
             raise FsError("disk_full", path)
-        f = VFile(paths.clean(path), len(data), hashlib.sha256(data).hexdigest(), "text", None, text, lab.now())
+        # For text files the content token is the text itself (tests read it back directly).
+        f = VFile(paths.clean(path), len(data), text, "text", None, text, lab.now())
         vol.files[k] = f
         lab._save()
         return f

@@ -42,7 +42,7 @@ class VhdMeta:
 class VFile:
     path: str  # display path
     size: int
-    content: str = ""  # a content hash (sha256 hex) - changes when the data changes
+    content: str = ""  # content token: a sha256 hex that changes with the data; for text files the text itself
     kind: str = "data"  # vhd / config / state / data / text
     vhd: t.Optional[VhdMeta] = None
     text: t.Optional[str] = None  # files written by Set-Content keep their text (Import-Csv reads it)
