@@ -286,7 +286,8 @@ from ansible_collections.hyperv.checkpoints.plugins.module_utils._power import b
 
 CAPTURE = {"saved": "CaptureSavedState", "data_consistent": "CaptureDataConsistentState",
            "crash_consistent": "CaptureCrashConsistentState"}
-_DENIED_RE = re.compile(r"0x80070005|access is denied|accessdenied", re.IGNORECASE)
+_DENIED_RE = re.compile(r"0x80070005|access is denied|access to the path .* is denied|accessdenied|"
+                        r"unauthorizedaccess|permissiondenied", re.IGNORECASE)
 _FULL_RE = re.compile(r"0x80070070|not enough (disk )?space|disk is full|free space", re.IGNORECASE)
 _VSS_RE = re.compile(r"vss|volume shadow|shadow copy|writer|production checkpoint", re.IGNORECASE)
 
@@ -328,10 +329,23 @@ class ExportRun(object):
                        "estimated_bytes": None, "verified": None, "manifest": None}
 
     # -- host file access ------------------------------------------------------------------------------
+    def file_error(self, what, result):
+        """CommandError for a failed file cmdlet; explains the second hop for a UNC path."""
+        text = ex.first_error(result)
+        hint = None
+        if ex.is_unc(self.params["path"]) and _DENIED_RE.search(text + " " + str(result.get("errors"))):
+            hint = ("The module reads and writes the manifest as the WinRM session's user; a session without "
+                    "delegated credentials (NTLM, or Kerberos without delegation) cannot reach a file share (the "
+                    "second hop is anonymous). Use hyperv_auth=credssp or Kerberos constrained delegation and grant "
+                    "that user access to the share, or export to a local path of the host.")
+        first = (result.get("errors") or [{}])[0]
+        return CommandError("%s: %s" % (what, text), fqid=first.get("fqid"), category=first.get("category"),
+                            errors=result.get("errors"), hint=hint)
+
     def run_checked(self, pipeline, what):
         result = self.client.run_one(pipeline)
         if ex.failed(result):
-            raise CommandError("%s: %s" % (what, ex.first_error(result)), errors=result.get("errors"))
+            raise self.file_error(what, result)
         return result.get("output") or []
 
     def read_folder(self, folder):
@@ -341,7 +355,7 @@ class ExportRun(object):
         if ex.missing(listing):
             return None, []
         if ex.failed(listing):
-            raise CommandError("cannot list %s: %s" % (folder, ex.first_error(listing)), errors=listing.get("errors"))
+            raise self.file_error("cannot list %s" % folder, listing)
         files = ex.files_from_listing(folder, listing.get("output") or [])
         data = None
         if not ex.failed(manifest) and manifest.get("output"):
@@ -355,8 +369,7 @@ class ExportRun(object):
         for rel, res in zip(rels, results):
             out = res.get("output") or []
             if ex.failed(res) or not out:
-                raise CommandError("cannot hash %s: %s" % (ex.join(folder, rel), ex.first_error(res)),
-                                   errors=res.get("errors"))
+                raise self.file_error("cannot hash %s" % ex.join(folder, rel), res)
             hashes[rel] = str(out[0].get("Hash") or "").lower()
         return hashes
 
@@ -485,7 +498,7 @@ class ExportRun(object):
         if ex.missing(listing):
             return []
         if ex.failed(listing):
-            raise CommandError("cannot list %s: %s" % (root, ex.first_error(listing)), errors=listing.get("errors"))
+            raise self.file_error("cannot list %s" % root, listing)
         dirs = ex.dirs_from_listing(listing.get("output") or [])
         results = self.client.run([ex.read_manifest_pipeline(ex.join(d, ex.MANIFEST_NAME)) for d in dirs]) if dirs else []
         candidates = []

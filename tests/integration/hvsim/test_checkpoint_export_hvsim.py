@@ -1,8 +1,7 @@
 """checkpoint_export through both real transports (PSRP and WinRS) against a live hvsim server.
 
-Needs the file cmdlets in hvsim (tests/hvsim/engine/cmdlets/filesystem.py and their
-catalogue_extra.json entries) and, for WinRS, on the runner's allow-list; each test says which
-piece is missing when it skips.
+Needs the file cmdlets in hvsim (handlers and catalogue entries) and, for WinRS, on the runner's
+allow-list; each test says which piece is missing when it skips.
 """
 
 from __future__ import annotations
@@ -14,27 +13,31 @@ from ansible_collections.hyperv.checkpoints.plugins.module_utils._winrs_runner i
 from hvsim.model import paths
 from support.modules import run_module
 
+
+def hvsim_has_file_cmdlets():
+    """True when hvsim serves the file cmdlets: handlers registered and catalogued under their modules."""
+    import hvsim.engine.cmdlets  # noqa: F401  (registers the handlers)
+    from hvsim.engine.catalogue import get_catalogue
+    from hvsim.engine.registry import HANDLERS
+
+    catalogue = get_catalogue()
+    return all(c.split("\\", 1)[1] in HANDLERS and catalogue.resolve_command(c) is not None for c in ex.EXPORT_CMDLETS)
+
 WEB01 = "6f0c2d9e-0002-4c00-8a00-000000000002"  # HV01, Running, before-patch -> after-patch
 
 
-def _sim_has_file_cmdlets():
-    try:
-        import hvsim.engine.cmdlets.filesystem  # noqa: F401  (registers the handlers)
-        from hvsim.engine.catalogue import load_catalogue
-        from hvsim.engine.registry import HANDLERS
-    except ImportError:
-        return False
-    names = [c.split("\\", 1)[1] for c in ex.EXPORT_CMDLETS]
-    catalogue = load_catalogue().cmdlets
-    return all(n in catalogue for n in names) and all(n in HANDLERS for n in names)
+@pytest.fixture
+def need():
+    """``need(transport)``: skip, saying what is missing, unless hvsim and the transport can run the file cmdlets."""
+    def check(transport):
+        if not hvsim_has_file_cmdlets():
+            pytest.skip("hvsim does not serve the file cmdlets yet (handlers in tests/hvsim/engine/cmdlets/files.py, "
+                        "entries in tests/hvsim/engine/catalogue_extra.json)")
+        if transport == "winrm" and not set(ex.EXPORT_CMDLETS) <= set(ALLOWED_CMDLETS):
+            pytest.skip("the WinRS runner's ALLOWED_CMDLETS lacks %s" % ", ".join(
+                sorted(set(ex.EXPORT_CMDLETS) - set(ALLOWED_CMDLETS))))
 
-
-def need(transport):
-    if not _sim_has_file_cmdlets():
-        pytest.skip("hvsim has no file cmdlets yet (filesystem.py handlers + catalogue_extra.json entries)")
-    if transport == "winrm" and not set(ex.EXPORT_CMDLETS) <= set(ALLOWED_CMDLETS):
-        pytest.skip("the WinRS runner's ALLOWED_CMDLETS lacks %s" % ", ".join(
-            sorted(set(ex.EXPORT_CMDLETS) - set(ALLOWED_CMDLETS))))
+    return check
 
 
 def conn(sim, transport, host="HV01"):
@@ -53,11 +56,13 @@ def conn(sim, transport, host="HV01"):
 def manifest_on_host(lab, folder):
     vol = lab.volume_for(lab.hosts["HV01"], folder)
     f = vol.files.get(paths.key(paths.join(folder, ex.MANIFEST_NAME)))
-    return ex.manifest_from_rows(ex.parse_manifest_text(f.content)) if f else None
+    if f is None:
+        return None
+    return ex.manifest_from_rows(ex.parse_manifest_text(f.text if getattr(f, "text", None) is not None else f.content))
 
 
 @pytest.mark.parametrize("transport", ["psrp", "winrm"])
-def test_export_check_apply_verify_rerun(hvsim, transport):
+def test_export_check_apply_verify_rerun(hvsim, transport, need):
     need(transport)
     args = dict(conn(hvsim, transport), vm_id=WEB01, name="before-patch", path="E:\\Exports", verify=True,
                 keep=2, poll_interval=0)
@@ -83,15 +88,19 @@ def test_export_check_apply_verify_rerun(hvsim, transport):
 
 
 @pytest.mark.parametrize("transport", ["psrp", "winrm"])
-def test_export_unc_access_denied(hvsim, transport):
+def test_export_unc_access_denied(hvsim, transport, need):
+    """test-matrix A24, with delegated credentials modelled so that the host's computer account is what fails."""
     need(transport)
+    hvsim.lab.switches["session_unc_access"] = "allow"
+    for share in hvsim.lab.shares.values():
+        share.users = list(getattr(share, "users", [])) + ["Everyone"]
     r = run_module("checkpoint_export", dict(conn(hvsim, transport), vm_id=WEB01, name="before-patch",
                                              path="\\\\fs01\\restricted\\hv01", poll_interval=0))
     assert r.failed and "0x80070005" in r["msg"] and "computer account" in r["msg"]
 
 
 @pytest.mark.parametrize("transport", ["psrp", "winrm"])
-def test_export_disk_fills_midway_is_never_complete(hvsim, transport):
+def test_export_disk_fills_midway_is_never_complete(hvsim, transport, need):
     """Acceptance: the disk fills during the export -> clear error; the partial export stays incomplete."""
     need(transport)
     lab = hvsim.lab
@@ -115,3 +124,14 @@ def test_export_disk_fills_midway_is_never_complete(hvsim, transport):
     r3 = run_module("checkpoint_export", dict(args, force=True))
     assert not r3.failed, r3.get("msg")
     assert r3["status"] == "replaced" and manifest_on_host(lab, r3["export_path"])["status"] == "complete"
+
+
+@pytest.mark.parametrize("transport", ["psrp", "winrm"])
+def test_export_unc_without_delegation_is_explained(hvsim, transport, need):
+    """NTLM sessions have no delegated credentials: the manifest on a share is out of reach (second hop)."""
+    need(transport)
+    digest = hvsim.digest()
+    r = run_module("checkpoint_export", dict(conn(hvsim, transport), vm_id=WEB01, name="before-patch",
+                                             path="\\\\fs01\\exports\\hv01", poll_interval=0))
+    assert r.failed and not r.changed and "second hop" in r["msg"]
+    assert hvsim.digest() == digest

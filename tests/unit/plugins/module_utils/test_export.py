@@ -39,11 +39,8 @@ def test_remove_tree_refuses_roots_and_relative_paths(path):
         ex.remove_tree_pipeline(path)
 
 
-def test_file_cmdlets_are_not_yet_on_the_winrs_allow_list_or_are_all_there():
-    """Documents the integrator's step: either none or all of EXPORT_CMDLETS are allowed."""
-    allowed = set(ALLOWED_CMDLETS)
-    present = [c for c in ex.EXPORT_CMDLETS if c in allowed]
-    assert present in ([], list(ex.EXPORT_CMDLETS))
+def test_file_cmdlets_are_on_the_winrs_allow_list():
+    assert set(ex.EXPORT_CMDLETS) <= set(ALLOWED_CMDLETS)
 
 
 def test_join_and_absolute():

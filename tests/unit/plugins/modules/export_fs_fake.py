@@ -1,6 +1,6 @@
 """A file-system layer for checkpoint_export tests, over the hvsim lab's volumes.
 
-hvsim does not (yet) implement the PowerShell file cmdlets the export module needs
+Used only while hvsim does not serve the PowerShell file cmdlets the export module needs
 (Get-ChildItem, Import-Csv, Set-Content, New-Item, Remove-Item, Get-FileHash).
 ``FsEngineTransport`` serves those pipelines from the lab's file model (Volume.files, where the
 exports written by Export-VM/Export-VMSnapshot land) and hands every other pipeline to the real
@@ -199,21 +199,25 @@ class FsEngineTransport(EngineTransport):
 
 
 def hvsim_has_file_cmdlets() -> bool:
-    """True when hvsim itself implements the file cmdlets (handlers and catalogue entries)."""
+    """True when hvsim itself serves the file cmdlets: handlers registered and catalogued."""
     try:
-        import hvsim.engine.cmdlets.filesystem  # noqa: F401  (registers the handlers)
-        from hvsim.engine.catalogue import load_catalogue
+        import hvsim.engine.cmdlets  # noqa: F401  (registers the handlers)
+        from hvsim.engine.catalogue import get_catalogue
         from hvsim.engine.registry import HANDLERS
     except ImportError:
         return False
-    names = list(CLASSES)
-    catalogue = load_catalogue().cmdlets
-    return all(n in catalogue for n in names) and all(n in HANDLERS for n in names)
+    catalogue = get_catalogue()
+    return all(n in HANDLERS and catalogue.resolve_command(m + "\\" + n) is not None for m, n in MODULES)
+
+
+MODULES = [("Microsoft.PowerShell.Management", "Get-ChildItem"), ("Microsoft.PowerShell.Management", "New-Item"),
+           ("Microsoft.PowerShell.Management", "Remove-Item"), ("Microsoft.PowerShell.Management", "Set-Content"),
+           ("Microsoft.PowerShell.Utility", "Get-FileHash"), ("Microsoft.PowerShell.Utility", "Import-Csv")]
 
 
 @contextlib.contextmanager
 def file_cmdlets():
-    """Use hvsim's own file cmdlets when it has them; otherwise this module's FsEngineTransport."""
+    """hvsim's own file cmdlets when it serves them; this module's FsEngineTransport otherwise."""
     if hvsim_has_file_cmdlets():
         yield
         return

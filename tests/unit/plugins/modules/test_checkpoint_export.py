@@ -52,7 +52,10 @@ def files_under(lab, host, folder):
 
 def manifest_on_host(lab, host, folder):
     f = files_under(lab, host, folder).get(paths.join(folder, MANIFEST))
-    return ex.manifest_from_rows(ex.parse_manifest_text(f.content)) if f else None
+    if f is None:
+        return None
+    text = f.text if getattr(f, "text", None) is not None else f.content  # hvsim keeps Set-Content text in .text
+    return ex.manifest_from_rows(ex.parse_manifest_text(text))
 
 
 def cp_id(lab, vm_id, name):
@@ -170,14 +173,24 @@ def test_domain_controller_refused_unless_allowed(lab):
     assert not any(".vmrs" in f["path"] for f in r["files"])  # no memory state exported
 
 
+def allow_session_unc(lab):
+    """Model delegated credentials (CredSSP / Kerberos delegation): the session user may use the shares."""
+    lab.switches["session_unc_access"] = "allow"
+    for share in lab.shares.values():
+        if hasattr(share, "users"):
+            share.users = list(share.users) + ["Everyone"]
+
+
 def test_unc_access_denied_names_the_computer_account(lab):
     """test-matrix A24: a share where the host's computer account may not write."""
+    allow_session_unc(lab)
     r = export(lab, vm_id=WEB01, name="before-patch", path="\\\\fs01\\restricted\\hv01")
     assert r.failed
     assert "0x80070005" in r["msg"] and "computer account" in r["msg"]
 
 
 def test_unc_share_with_access(lab, warned):
+    allow_session_unc(lab)
     r = export(lab, vm_id=WEB01, name="before-patch", path="\\\\fs01\\exports\\hv01")
     assert not r.failed, r.get("msg")
     assert r.changed and any("computer account" in w for w in warned)
@@ -274,3 +287,16 @@ def test_merge_in_progress_is_waited_for(lab):
     lab.release_merges()
     r = export(lab, vm_id=WEB01, name="before-patch", path="E:\\Exports")
     assert not r.failed and r.changed
+
+
+def test_unc_without_delegation_explains_the_second_hop(lab):
+    """The manifest is read/written by the session user: without delegation a share is out of reach."""
+    from export_fs_fake import hvsim_has_file_cmdlets
+
+    if not hvsim_has_file_cmdlets():
+        pytest.skip("the local file layer does not model the second hop; hvsim's file cmdlets do")
+    digest = lab.digest()
+    r = export(lab, vm_id=WEB01, name="before-patch", path="\\\\fs01\\exports\\hv01")
+    assert r.failed and not r.changed
+    assert "is denied" in r["msg"] and "second hop" in r["msg"] and "credssp" in r["msg"]
+    assert lab.digest() == digest
