@@ -169,7 +169,8 @@ def build_lab(spec: t.Mapping[str, t.Any], *, clock: t.Any = None, time_scale: f
                     nm = str(node["name"]).format(i=r + 1, n=counter[0]) if repeat > 1 else str(node["name"])
                     created = _ts(node.get("created"), base_time - 86400 * 20 + 3600 * counter[0]) + r * 3600 * float(node.get("every_hours", 24))
                     snap = lab.seed_snapshot(
-                        vm, nm, snapshot_type=str(node.get("type", "Standard")), state=_state(node.get("state"), None) if node.get("state") is not None else None,
+                        vm, nm, snapshot_type=str(node.get("type", "Standard")),
+                        state=_state(node.get("state"), None) if node.get("state") is not None else None,
                         kind=str(node.get("kind", "production" if vm.checkpoint_type in ("Production", "ProductionOnly") else "standard")),
                         automatic=bool(node.get("automatic", False)), creation_time=created,
                         parent=par if par != vm.parent_snapshot_id else None,

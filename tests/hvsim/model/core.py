@@ -1017,7 +1017,10 @@ class Lab:
 
     # ------------------------------------------------------------------ power state
     def _state_op(self, vm: VM, transitional: t.Optional[str], final: str, duration: float, name: str) -> None:
-        prev = vm.state
+        """Set the transitional state, let the duration pass without the lock, then the final state.
+
+        The caller holds the lock once (``with self.locked()``); it is released while sleeping.
+        """
         if transitional:
             vm.state = transitional
         op = Op(name, vm.id, duration)
@@ -1029,8 +1032,7 @@ class Lab:
             self._advance()
         if vm.state == transitional or transitional is None:
             vm.state = final
-        else:  # pragma: no cover - another thread changed it; keep theirs
-            _ = prev
+        # else: another thread changed the state meanwhile (e.g. a migration); keep theirs
         vm.started_at = (vm.started_at or self.now()) if final == "Running" else None
 
     def start_vm(self, host: str, vm_id: str) -> t.Tuple[VM, t.List[str]]:
@@ -1074,7 +1076,6 @@ class Lab:
             if vm.state == "Off":
                 return vm, [M.ALREADY_IN_STATE]
             self._check_not_busy(vm, "Stop")
-            hostobj = self.hosts[vm.host]
             if turn_off:
                 if vm.state not in ("Running", "Paused", "Saved", "FastSaved"):
                     raise ModelError("InvalidState", M.INVALID_STATE_VM, vm.name)
@@ -1088,7 +1089,6 @@ class Lab:
                     raise ModelError("OperationFailed", M.SHUTDOWN_UNAVAILABLE.format(vm.name), vm.name)
                 cost = self.costs["shutdown"] if usable else self.costs["turnoff"]
                 self._state_op(vm, "Stopping", "Off", cost, "Stop-VM")
-            _ = hostobj
             # "After a successful shutdown or turn-off, Stop-VM deletes the VM's parent checkpoint
             # if it is an automatic checkpoint" (notes B Stop-VM [R-DEC]).
             parent = self.snapshots.get(vm.parent_snapshot_id or "")

@@ -9,7 +9,6 @@ import typing as t
 from xml.sax.saxutils import escape
 
 from hvsim.engine.types import HvEnum, HvGuid, HvInt, HvObject, HvTimeSpan
-from hvsim.model import paths
 from hvsim.model.core import Lab, as_datetime
 from hvsim.model.enums import APPLYING_SNAPSHOT_VALUE, ENUM_TYPES
 from hvsim.model.objects import KVP_TYPE, Drive, IntegrationService, Snapshot, VFile, VM, Volume
@@ -80,7 +79,8 @@ def drive_object(lab: Lab, vm: VM, d: Drive, snap: t.Optional[Snapshot] = None) 
         "IsDeleted": False,
     }
     return HvObject(HV + "HardDiskDrive", props,
-                    to_string=f"HardDiskDrive (Name = 'Hard Drive on {ct} controller number {d.controller_number} at location {d.controller_location}') [VMName = '{vm.name}']",
+                    to_string=(f"HardDiskDrive (Name = 'Hard Drive on {ct} controller number {d.controller_number} "
+                               f"at location {d.controller_location}') [VMName = '{vm.name}']"),
                     extra_type_names=(HV + "Drive", HV + "VirtualMachineDevice", "System.Object"))
 
 
@@ -354,10 +354,7 @@ def kvp_object(lab: Lab, vm: VM) -> HvObject:
         "GuestIntrinsicExchangeItems": items,
         "GuestExchangeItems": [] if reporting else None,
     }
-    return HvObject(KVP_CLASS, props, to_string=f"Msvm_KvpExchangeComponent (CreationClassName = \"Msvm_KvpExchangeComponent\", DeviceID = \"{props['DeviceID']}\")",
+    text = f"Msvm_KvpExchangeComponent (CreationClassName = \"Msvm_KvpExchangeComponent\", DeviceID = \"{props['DeviceID']}\")"
+    return HvObject(KVP_CLASS, props, to_string=text,
                     extra_type_names=("Microsoft.Management.Infrastructure.CimInstance#root/virtualization/v2/Msvm_EnabledLogicalElement",
                                       "Microsoft.Management.Infrastructure.CimInstance", "System.Object"))
-
-
-def unused(_: t.Any) -> None:  # keep linters quiet about optional imports
-    _ = paths

@@ -269,5 +269,3 @@ def export_vmsnapshot(ctx: HandlerContext, bound: BoundCommand) -> t.List[HvObje
                 out.append(snapshot_object(lab, s))
     return out
 
-
-_ = fail

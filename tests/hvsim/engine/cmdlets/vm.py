@@ -190,8 +190,6 @@ def canonical_capture(v: t.Any) -> str:
     return s
 
 
-_ = host_of
-
 
 METERING_DISABLED = (
     "Hyper-V was unable to find the metering data for virtual machine '{0}'. Resource metering is not enabled; "
