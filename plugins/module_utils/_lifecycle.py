@@ -323,6 +323,11 @@ def vss_state(client, vm_id):
         services = client.list_integration_services(vm_id)
     except HyperVError:
         return None
+    return vss_from_services(services)
+
+
+def vss_from_services(services):
+    """vss_state from an already read list of IntegrationService (pure)."""
     for svc in services:
         if svc.kind == "vss":
             if svc.enabled is False:
@@ -366,41 +371,36 @@ def achieved_type(cp, vm_state_before, vm_type_before):
     return "production"
 
 
-def preflight_create(client, vm, checkpoints, allow_domain_controller=False, require_production=False,
-                     extra=0):
-    """Every check before Checkpoint-VM. Returns the preflight report; raises PreflightError.
-
-    ``extra`` counts checkpoints this run creates before (save_current_state_as).
-    """
-    report = {"checks": [], "space": [], "unsupported": [], "guest_role": None, "vss_available": None,
-              "predicted_type": None}
-    vm_raw = read_vm_raw(client, vm.id)[1]
+# Each check_* function below is pure (no I/O): it raises PreflightError with the message and hint of
+# its rule. preflight_create (one VM, reads as it goes) and the batch path of the checkpoint module
+# (every VM read up front, _batch.py) apply the same functions in the same order.
+def check_type(vm):
     if vm.checkpoint_type == "Disabled":
         raise PreflightError(
             "Checkpoints are disabled for the VM (CheckpointType Disabled)",
             hint="Enable them first with hyperv.checkpoints.checkpoint_policy (checkpoint_type: production, "
                  "production_only or standard); this module never changes the type on its own.",
         )
-    report["checks"].append("type")
-    count = len(checkpoints) + extra
+
+
+def check_count(count):
     if count >= MAX_CHECKPOINTS:
         raise PreflightError(
             "The VM already has %d checkpoints; Hyper-V supports at most %d per VM" % (count, MAX_CHECKPOINTS),
             hint="Remove old checkpoints first (hyperv.checkpoints.checkpoint state=absent).",
         )
-    report["checks"].append("count")
-    raw_disks = read_disks_raw(client, vm.id)
-    reasons = unsupported_devices(vm_raw, raw_disks)
-    report["unsupported"] = reasons
+
+
+def check_devices(reasons):
     if reasons:
         raise PreflightError(
             "The VM has devices that Hyper-V cannot checkpoint: %s" % "; ".join(reasons),
             hint="Pass-through disks, shared VHDX and virtual Fibre Channel are unsupported for checkpoints. "
                  "Back the VM up with a tool that supports them, or detach the device first.",
         )
-    report["checks"].append("devices")
-    space, problems = check_space(client, space_needs(vm, raw_disks))
-    report["space"] = space
+
+
+def check_create_space(problems):
     if problems:
         raise PreflightError(
             "Not enough free space for the checkpoint: %s" % "; ".join(problems),
@@ -408,9 +408,9 @@ def preflight_create(client, vm, checkpoints, allow_domain_controller=False, req
                  "has no checkpoints). The estimate is the VM's memory for a standard checkpoint of a running VM "
                  "plus %d MiB per virtual disk; a full volume pauses every VM on it." % (AVHDX_ESTIMATE // MiB),
         )
-    report["checks"].append("space")
-    role = client.guest_role(vm.id)
-    report["guest_role"] = role.role
+
+
+def check_guest_role(vm, role, allow_domain_controller):
     if role.domain_controller:
         if not allow_domain_controller:
             raise PreflightError(
@@ -425,13 +425,16 @@ def preflight_create(client, vm, checkpoints, allow_domain_controller=False, req
                 hint="Only production checkpoints are supported for domain controllers; set checkpoint_type "
                      "production_only with hyperv.checkpoints.checkpoint_policy first.",
             )
-    report["checks"].append("guest_role")
-    vss = None
-    if vm.checkpoint_type in ("Production", "ProductionOnly") and vm.state != "Off":
-        vss = vss_state(client, vm.id)
-    report["vss_available"] = vss
+
+
+def needs_vss(vm):
+    """True when the VSS state matters for the prediction (production types, VM not off)."""
+    return vm.checkpoint_type in ("Production", "ProductionOnly") and vm.state != "Off"
+
+
+def check_consistency(vm, role, vss, require_production):
+    """Returns the predicted type; raises when production is impossible and required."""
     predicted, why = predict_type(vm, vss)
-    report["predicted_type"] = predicted
     if vm.checkpoint_type == "ProductionOnly" and why:
         raise PreflightError(
             "A production checkpoint is impossible now (the VM is set to production_only): %s" % why,
@@ -443,6 +446,41 @@ def preflight_create(client, vm, checkpoints, allow_domain_controller=False, req
             hint=VSS_HINT + (" Domain controllers must not get standard checkpoints." if role.domain_controller else
                              " Or drop require_production to accept a standard checkpoint."),
         )
+    return predicted
+
+
+def preflight_create(client, vm, checkpoints, allow_domain_controller=False, require_production=False,
+                     extra=0):
+    """Every check before Checkpoint-VM. Returns the preflight report; raises PreflightError.
+
+    ``extra`` counts checkpoints this run creates before (save_current_state_as).
+    """
+    report = {"checks": [], "space": [], "unsupported": [], "guest_role": None, "vss_available": None,
+              "predicted_type": None}
+    vm_raw = read_vm_raw(client, vm.id)[1]
+    check_type(vm)
+    report["checks"].append("type")
+    check_count(len(checkpoints) + extra)
+    report["checks"].append("count")
+    raw_disks = read_disks_raw(client, vm.id)
+    reasons = unsupported_devices(vm_raw, raw_disks)
+    report["unsupported"] = reasons
+    check_devices(reasons)
+    report["checks"].append("devices")
+    space, problems = check_space(client, space_needs(vm, raw_disks))
+    report["space"] = space
+    check_create_space(problems)
+    report["checks"].append("space")
+    role = client.guest_role(vm.id)
+    report["guest_role"] = role.role
+    check_guest_role(vm, role, allow_domain_controller)
+    report["checks"].append("guest_role")
+    vss = None
+    if needs_vss(vm):
+        vss = vss_state(client, vm.id)
+    report["vss_available"] = vss
+    report["predicted_type"] = predict_type(vm, vss)[0]
+    check_consistency(vm, role, vss, require_production)
     report["checks"].append("consistency")
     return report
 
@@ -518,8 +556,20 @@ def merge_space_needs(client, vm, checkpoints, targets):
     estimate is the FileSize of every differencing file whose ParentPath is a frozen file of a removed
     checkpoint, needed on the volume of that parent file.
     """
-    target_ids = set(c.id for c in targets)
     all_disks = client.list_checkpoint_disks_many([c.id for c in checkpoints]) if checkpoints else {}
+    current = [d.path for d in client.list_hard_disks(vm.id) if d.path]
+    paths, frozen = merge_paths(all_disks, current, targets)
+    if not frozen:
+        return []
+    return merge_needs_from(client.get_vhds(paths), frozen)
+
+
+def merge_paths(all_disks, current_paths, targets):
+    """(every disk path to read with Get-VHD, lower-case frozen paths of the targets) (pure).
+
+    ``all_disks`` is {checkpoint_id: [Disk] or None}; ``current_paths`` the VM's current disk paths.
+    """
+    target_ids = set(c.id for c in targets)
     frozen = set()
     paths = []
     for cid, disks in all_disks.items():
@@ -528,10 +578,12 @@ def merge_space_needs(client, vm, checkpoints, targets):
                 paths.append(d.path)
                 if cid in target_ids:
                     frozen.add(d.path.lower())
-    paths.extend(d.path for d in client.list_hard_disks(vm.id) if d.path)
-    if not frozen:
-        return []
-    vhds = client.get_vhds(paths)
+    paths.extend(p for p in current_paths if p)
+    return paths, frozen
+
+
+def merge_needs_from(vhds, frozen):
+    """Merge space needs from {path: VhdChainLink or None} and the frozen paths (pure)."""
     needs = []
     for path, link in sorted(vhds.items()):
         if link is None or not link.is_differencing or not link.parent_path:
@@ -546,13 +598,17 @@ def preflight_remove(client, vm, checkpoints, targets):
     """Free space for the merge; returns the space report, raises PreflightError with the numbers."""
     needs = merge_space_needs(client, vm, checkpoints, targets)
     report, problems = check_space(client, needs)
+    check_merge_space(problems)
+    return report
+
+
+def check_merge_space(problems):
     if problems:
         raise PreflightError(
             "Not enough free space for the disk merge that removing the checkpoint starts: %s" % "; ".join(problems),
             hint="Free space on that volume first; a merge that fills a volume pauses every VM on it "
                  "(Paused-Critical). Nothing was removed.",
         )
-    return report
 
 
 def removable_problems(cps):
