@@ -21,7 +21,7 @@ description:
   - VMs and checkpoints are selected by exact name or by Id. Names are compared exactly (case-sensitive, no
     trimming) and are never passed to a wildcard-capable C(-Name) parameter on the host.
 author:
-  - hyperv.checkpoints contributors
+  - hyperv.checkpoints contributors (!UNKNOWN)
 options:
   vm_name:
     description:

@@ -23,7 +23,7 @@ description:
     never passed to a wildcard-capable C(-Name) parameter on the host.
   - The module runs on the controller and connects to the host with the C(hyperv_*) options.
 author:
-  - hyperv.checkpoints contributors
+  - hyperv.checkpoints contributors (!UNKNOWN)
 options:
   name:
     description:
