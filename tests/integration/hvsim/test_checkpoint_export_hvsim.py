@@ -23,6 +23,7 @@ def hvsim_has_file_cmdlets():
     catalogue = get_catalogue()
     return all(c.split("\\", 1)[1] in HANDLERS and catalogue.resolve_command(c) is not None for c in ex.EXPORT_CMDLETS)
 
+
 WEB01 = "6f0c2d9e-0002-4c00-8a00-000000000002"  # HV01, Running, before-patch -> after-patch
 
 

@@ -17,7 +17,9 @@ FILES = [("web01\\Virtual Hard Disks\\web01.vhdx", 1000), ("web01\\Virtual Machi
 HASHES = {FILES[0][0]: "aa" * 32, FILES[1][0]: "bb" * 32}
 
 
-def complete(vm=VM1, cp=CP1, files=FILES, hashes=HASHES, finished="2026-11-25T10:00:00+00:00"):
+def complete(vm=VM1, cp=CP1, files=None, hashes=None, finished="2026-11-25T10:00:00+00:00"):
+    files = FILES if files is None else files
+    hashes = HASHES if hashes is None else hashes
     text = ex.dump_manifest(ex.build_manifest(ex.STATUS_COMPLETE, vm, "HV01", cp, None,
                                               "2026-11-25T09:00:00+00:00", finished, files, hashes))
     return ex.manifest_from_rows(ex.parse_manifest_text(text))
@@ -28,9 +30,9 @@ def test_every_path_goes_through_literal_path():
                      ex.read_manifest_pipeline("E:\\x\\m.csv"), ex.write_manifest_pipeline("E:\\x\\m.csv", "a"),
                      ex.remove_tree_pipeline("E:\\x\\y"), ex.hash_pipeline("E:\\x\\f")):
         validate_pipeline(pipeline)
-        names = [n for n, _ in pipeline[0]["parameters"]]
+        names = [pair[0] for pair in pipeline[0]["parameters"]]
         assert "LiteralPath" in names and "Path" not in names and "Name" not in names
-    assert [n for n, _ in ex.make_dir_pipeline("E:\\x")[0]["parameters"]] == ["Path", "ItemType", "Force"]
+    assert [pair[0] for pair in ex.make_dir_pipeline("E:\\x")[0]["parameters"]] == ["Path", "ItemType", "Force"]
 
 
 @pytest.mark.parametrize("path", ["", "E:", "E:\\", "relative\\x", "\\\\"])

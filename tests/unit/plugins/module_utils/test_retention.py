@@ -89,7 +89,7 @@ def ids(cps):
 def test_keep_newest_owned_only_oldest_first():
     sel = select(tree(), now_parent_id=cp(7, "", 0).id, now=NOW, keep_newest=2)
     assert ids(sel["remove"]) == ["1", "2"]
-    assert sorted(ids(c for c, _ in sel["keep"])) == ["4", "7"]
+    assert sorted(ids(pair[0] for pair in sel["keep"])) == ["4", "7"]
     skipped = dict((c.id[-1], why) for c, why in sel["skip"])
     assert "not created by this collection" in skipped["3"]
     assert skipped["5"] == "type Recovery is never pruned"
@@ -195,7 +195,7 @@ def test_prune_property(data, keep_newest, older_than, pattern, owned_only, incl
     # oldest first, each decision made exactly once
     times = [c.creation_time for c in removed]
     assert [datetime.datetime.fromisoformat(x) for x in times] == sorted(datetime.datetime.fromisoformat(x) for x in times)
-    decided = [c.id for c in removed] + [c.id for c, _ in sel["keep"]] + [c.id for c, _ in sel["skip"]]
+    decided = [c.id for c in removed] + [pair[0].id for pair in sel["keep"]] + [pair[0].id for pair in sel["skip"]]
     assert sorted(decided) == sorted(c.id for c in cps)
     # the tree after removal keeps every survivor and never points at a removed checkpoint
     after, new_now = tree_after(cps, now_parent, removed_ids)

@@ -123,7 +123,7 @@ class FileSystem:
                 full = paths.join(path, child)
                 names.setdefault(paths.key(full), full)
             out = [{"FullName": full, "Name": paths.basename(full), "PSIsContainer": True}
-                   for _, full in sorted(names.items())]
+                   for full in (names[k] for k in sorted(names))]
         out.sort(key=lambda o: o["FullName"].lower())
         return _result(out)
 

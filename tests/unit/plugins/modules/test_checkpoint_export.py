@@ -23,6 +23,7 @@ def lab():
     with file_cmdlets():
         yield load_lab("demo")
 
+
 @pytest.fixture
 def warned(monkeypatch):
     """Every warning text the module emits (Ansible keeps warnings process-wide, so read them here)."""
@@ -37,7 +38,6 @@ def warned(monkeypatch):
 
     monkeypatch.setattr(AnsibleModule, "warn", warn)
     return seen
-
 
 
 def export(lab, host="HV01", check_mode=False, diff=False, **args):

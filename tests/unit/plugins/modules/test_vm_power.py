@@ -18,6 +18,7 @@ FAST = {"poll_interval": 0}
 def lab():
     return load_lab("demo")
 
+
 @pytest.fixture
 def warned(monkeypatch):
     """Every warning text the module emits (Ansible keeps warnings process-wide, so read them here)."""
@@ -32,7 +33,6 @@ def warned(monkeypatch):
 
     monkeypatch.setattr(AnsibleModule, "warn", warn)
     return seen
-
 
 
 def power(lab, host="HV01", check_mode=False, diff=False, **args):
