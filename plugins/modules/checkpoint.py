@@ -22,6 +22,9 @@ description:
     busy (a running merge is waited for up to O(wait_timeout)), that checkpoints are not disabled, that the VM is
     below the limit of 50 checkpoints, that the volumes have room, that no pass-through disk, shared VHDX or virtual
     Fibre Channel adapter is attached, and that the guest is not a domain controller.
+  - With O(vm_names) or O(vm_ids) the task creates or removes the checkpoint O(name) on many VMs of one host in
+    one session (batch mode, see the notes), with up to O(parallel) operations at once and one result per VM in
+    RV(results).
 author:
   - hyperv.checkpoints contributors (!UNKNOWN)
 options:
@@ -34,6 +37,45 @@ options:
     description:
       - Id (GUID) of the VM.
     type: str
+  vm_names:
+    description:
+      - Batch mode. Exact names of several VMs of the host, each matched as O(vm_name) is. A name that matches no
+        VM or several VMs is a failure of that entry only (see O(batch_failure)).
+      - Can be combined with O(vm_ids); a VM named by both is handled once. Mutually exclusive with O(vm_name) and
+        O(vm_id). The same names as in M(hyperv.checkpoints.checkpoint_policy).
+      - In batch mode O(name) is required and O(checkpoint_id) and O(new_name) are not accepted.
+    type: list
+    elements: str
+  vm_ids:
+    description:
+      - Batch mode. Ids (GUIDs) of several VMs of the host, for example the C(hyperv_vm_ids) host variable of the
+        C(hyperv.checkpoints.hyperv) inventory.
+    type: list
+    elements: str
+  parallel:
+    description:
+      - Batch mode. At most this many create or remove pipelines run at once on the one runspace pool of the
+        session (PSRP). Between 1 and 16.
+      - The default 4 comes from the cost model of the simulator (docs/hvsim.md, docs/fleet.md). A host runs
+        about 2 bulk disk operations at full speed (merges, the memory copy of a standard checkpoint); the fixed
+        part of a checkpoint (the VSS quiesce of a production checkpoint) does not use that capacity, so twice
+        the capacity keeps the host busy. Higher values mostly add contention on the host's storage.
+      - With O(hyperv_transport=winrm) the pipelines of one chunk are sent in one request and run one after the
+        other on the host, so O(parallel) only sets the chunk size.
+    type: int
+    default: 4
+  batch_failure:
+    description:
+      - Batch mode. What one VM's failure does to the others.
+      - V(collect) attempts every VM; the task fails at the end when any VM failed, and its message lists them.
+      - V(fail_fast) sends no new write after the first failure. A failure found by the preflight (before any
+        write) therefore changes nothing at all; a failure during the writes lets the pipelines already in flight
+        finish. The VMs not attempted are reported with RV(results[].skipped=true).
+      - Either way every VM has an entry in RV(results), and a VM that was changed before the failure reports
+        C(changed=true).
+    type: str
+    choices: [collect, fail_fast]
+    default: collect
   state:
     description:
       - V(present) creates the checkpoint O(name) when no checkpoint of the VM has exactly that name, or renames
@@ -131,6 +173,17 @@ notes:
   - If the connection drops after the create or remove command was sent, the module reconnects and re-reads the
     checkpoints by name and Id before deciding; it never repeats a create blindly, and retries a removal once only
     when the checkpoint is still there.
+  - "Batch mode (O(vm_names), O(vm_ids)): everything is read first in one round of concurrent read pipelines
+    (every VM, every checkpoint of the host, the volumes once, the host's disks, integration services and guest
+    KVP data, and for a removal the checkpoint disks and one C(Get-VHD) for all paths). Each VM is then decided
+    with the same preflight rules as a single VM; free space is reserved per volume across the batch. The writes
+    run in chunks of at most O(parallel) pipelines, and with O(wait_for_merge=true) all merges are polled
+    together with one C(Get-VM) listing per poll."
+  - Batch mode and dropped connections or WinRM quota faults during the writes. Nothing is re-sent blindly. The
+    module reconnects and re-reads every checkpoint of the host. A create or removal found applied is adopted
+    (with a warning); one found not applied while the VM is idle is sent once more with O(batch_failure=collect),
+    and is a failure with O(batch_failure=fail_fast). A rerun converges and never checkpoints a VM twice. Reads
+    that hit a quota fault are retried after 1, 2 and 4 seconds.
   - Compared with C(microsoft.hyperv.hv_checkpoint), names are literal (no wildcard fan-out), duplicates are never
     acted on silently, the consistency actually achieved is reported, and removal waits for the merge.
 seealso:
@@ -149,7 +202,8 @@ attributes:
   diff_mode:
     support: full
     details:
-      - Before and after are the VM's checkpoint tree (names, parents and the current position).
+      - Before and after are the VM's checkpoint tree (names, parents and the current position); in batch mode
+        one diff per VM.
   idempotent:
     support: full
     details:
@@ -195,6 +249,28 @@ EXAMPLES = r"""
     merge_timeout: 1800
   delegate_to: localhost
 
+- name: Checkpoint every VM of a host in one task (batch mode), 4 at a time
+  hyperv.checkpoints.checkpoint:
+    hyperv_host: "{{ hyperv_address }}"
+    vm_ids: "{{ hyperv_vm_ids }}"
+    name: pre-patch-2026-11
+    parallel: 4
+  delegate_to: localhost
+  register: batch
+
+- name: Show the VMs that got a new checkpoint
+  ansible.builtin.debug:
+    msg: "{{ batch.results | selectattr('changed') | map(attribute='vm_name') | list }}"
+
+- name: Remove that checkpoint from some VMs and wait for all merges; stop at the first failure
+  hyperv.checkpoints.checkpoint:
+    hyperv_host: hv01.example.com
+    vm_names: [web01, web02, app01]
+    name: pre-patch-2026-11
+    state: absent
+    batch_failure: fail_fast
+  delegate_to: localhost
+
 - name: Remove one of two checkpoints that share a name
   hyperv.checkpoints.checkpoint:
     hyperv_host: hv01.example.com
@@ -207,7 +283,7 @@ EXAMPLES = r"""
 RETURN = r"""
 vm:
   description: The VM after the task (predicted in check mode for the checkpoint count and position).
-  returned: success
+  returned: success, with O(vm_name) or O(vm_id)
   type: dict
   contains:
     id:
@@ -239,7 +315,7 @@ checkpoint:
   description:
     - The checkpoint created, found, renamed or removed. V(null) when O(state=absent) found nothing, and for a
       create in check mode (it does not exist yet).
-  returned: success
+  returned: success, with O(vm_name) or O(vm_id)
   type: dict
   contains:
     id:
@@ -277,35 +353,35 @@ checkpoint:
       type: bool
 matches:
   description: Ids of every checkpoint of the VM named O(name) after the task (several when names are shared).
-  returned: O(state=present)
+  returned: O(state=present), with O(vm_name) or O(vm_id)
   type: list
   elements: str
 action:
   description: What the module did or would do, V(create), V(rename), V(remove) or V(none).
-  returned: success
+  returned: success, with O(vm_name) or O(vm_id)
   type: str
 requested_type:
   description: The VM's configured checkpoint type when a checkpoint is created, in option vocabulary.
-  returned: success
+  returned: success, with O(vm_name) or O(vm_id)
   type: str
 achieved_type:
   description:
     - For a create, V(production) or V(standard), the kind actually captured (see the notes for the rule).
     - In check mode the prediction, V(null) when it cannot be predicted. V(null) when nothing was created.
-  returned: success
+  returned: success, with O(vm_name) or O(vm_id)
   type: str
 fallback:
   description: V(true) when production was requested and a standard checkpoint was obtained.
-  returned: success
+  returned: success, with O(vm_name) or O(vm_id)
   type: bool
 removed:
   description: The checkpoints removed (with O(remove_children=true) the whole subtree), or that would be.
-  returned: success
+  returned: success, with O(vm_name) or O(vm_id)
   type: list
   elements: dict
 merge_seconds:
   description: Seconds spent waiting for the disk merge after a removal; V(null) when there was no wait.
-  returned: success
+  returned: success, with O(vm_name) or O(vm_id)
   type: float
 preflight:
   description:
@@ -337,11 +413,77 @@ preflight:
       description: The type the checkpoint is expected to have.
       type: str
 diff:
-  description: Before and after checkpoint tree, returned in diff mode.
+  description:
+    - Before and after checkpoint tree, returned in diff mode.
+    - In batch mode a list with one C(before)/C(after) pair per VM, headed C(<vm name> (<vm id>)).
   returned: when diff mode is on
+  type: raw
+results:
+  description:
+    - Batch mode. One entry per requested VM, in the order given (O(vm_names) first, then O(vm_ids)).
+    - In check mode the same shape, with the predicted action.
+  returned: with O(vm_names) or O(vm_ids)
+  type: list
+  elements: dict
+  contains:
+    vm_id:
+      description: VM Id; V(null) when the name matched no VM.
+      type: str
+    vm_name:
+      description: VM name.
+      type: str
+    changed:
+      description: Whether this VM was changed (or would be in check mode).
+      type: bool
+    action:
+      description: V(create), V(remove) or V(none).
+      type: str
+    failed:
+      description: Whether this VM failed; RV(results[].msg) says why and what to do.
+      type: bool
+    skipped:
+      description: V(true) when the VM was not attempted because of O(batch_failure=fail_fast).
+      type: bool
+    msg:
+      description: Failure or skip message naming the host, the VM and the checkpoint; V(null) on success.
+      type: str
+    checkpoint:
+      description: The checkpoint created, found or removed (same keys as RV(checkpoint)).
+      type: dict
+    achieved_type:
+      description: As RV(achieved_type), for this VM.
+      type: str
+    requested_type:
+      description: As RV(requested_type), for this VM.
+      type: str
+    fallback:
+      description: As RV(fallback), for this VM.
+      type: bool
+    removed:
+      description: As RV(removed), for this VM.
+      type: list
+      elements: dict
+    merge_seconds:
+      description: As RV(merge_seconds), for this VM.
+      type: float
+    preflight:
+      description: As RV(preflight), for this VM; in batch mode each space entry also has C(reserved_bytes), the
+        bytes earlier VMs of the batch already need on that volume.
+      type: dict
+    warnings:
+      description: Warnings about this VM (they are also emitted as task warnings, prefixed with the VM).
+      type: list
+      elements: str
+    error:
+      description: Details of the failure (C(kind), C(fqid), C(category), ...), as the task-level C(error).
+      type: dict
+summary:
+  description: Batch mode. Counts of VMs C(total), C(changed), C(unchanged), C(failed) and C(skipped).
+  returned: with O(vm_names) or O(vm_ids)
   type: dict
 """
 
+from ansible_collections.hyperv.checkpoints.plugins.module_utils import _batch as batch
 from ansible_collections.hyperv.checkpoints.plugins.module_utils import _lifecycle as lc
 from ansible_collections.hyperv.checkpoints.plugins.module_utils._errors import (
     CommandError,
@@ -360,6 +502,10 @@ def argument_spec():
     return dict(
         vm_name=dict(type="str"),
         vm_id=dict(type="str"),
+        vm_names=dict(type="list", elements="str"),
+        vm_ids=dict(type="list", elements="str"),
+        parallel=dict(type="int", default=batch.DEFAULT_PARALLEL),
+        batch_failure=dict(type="str", default="collect", choices=["collect", "fail_fast"]),
         state=dict(type="str", default="present", choices=["present", "absent"]),
         name=dict(type="str"),
         checkpoint_id=dict(type="str"),
@@ -623,10 +769,13 @@ def main():
     module = HyperVModule(
         argument_spec=argument_spec(),
         supports_check_mode=True,
-        required_one_of=[("vm_name", "vm_id")],
-        mutually_exclusive=[("name", "checkpoint_id")],
+        required_one_of=[("vm_name", "vm_id", "vm_names", "vm_ids")],
+        mutually_exclusive=[("name", "checkpoint_id"), ("vm_name", "vm_names"), ("vm_name", "vm_ids"),
+                            ("vm_id", "vm_names"), ("vm_id", "vm_ids")],
     )
     params = module.params
+    if params["vm_names"] is not None or params["vm_ids"] is not None:
+        return main_batch(module)
     problems = module.validation_errors([
         (validate_vm_name, params["vm_name"], "vm_name"),
         (validate_guid, params["vm_id"], "vm_id"),
@@ -680,6 +829,77 @@ def main():
             if module.check_mode and out.result["action"] == "remove":
                 after_view["current_checkpoint_id"] = out.result["vm"]["current_checkpoint_id"]
         result["diff"] = {"before": lc.tree_view(vm, before), "after": after_view}
+    module.exit_json(**result)
+
+
+def batch_problems(module):
+    params = module.params
+    problems = module.validation_errors([
+        (validate_vm_name, params["vm_names"] or [], "vm_names"),
+        (validate_guid, params["vm_ids"] or [], "vm_ids"),
+        (validate_checkpoint_name, params["name"], "name"),
+    ])
+    if params["name"] is None:
+        problems.append("vm_names/vm_ids need name (the same checkpoint name on every VM)")
+    if params["checkpoint_id"] is not None:
+        problems.append("checkpoint_id is not accepted with vm_names/vm_ids (a checkpoint Id belongs to one VM)")
+    if params["new_name"] is not None:
+        problems.append("new_name (rename) is not accepted with vm_names/vm_ids; rename one VM at a time")
+    if not batch.MAX_PARALLEL >= params["parallel"] >= 1:
+        problems.append("parallel must be between 1 and %d" % batch.MAX_PARALLEL)
+    for key in ("merge_timeout", "wait_timeout", "poll_interval"):
+        if params[key] < 0:
+            problems.append("%s must be 0 or more seconds" % key)
+    return problems
+
+
+def main_batch(module):
+    """vm_names / vm_ids: one session, reads in one round, writes in chunks of ``parallel`` (_batch.py)."""
+    params = module.params
+    problems = batch_problems(module)
+    if problems:
+        module.fail_json(msg="; ".join(problems), changed=False)
+    runner = None
+    try:
+        with module.client(parallel=params["parallel"]) as client:
+            runner = batch.BatchRunner(client, params, module.check_mode, module.describe_error)
+            runner.resolve(list(params["vm_names"] or []), list(params["vm_ids"] or []))
+            runner.wait_idle()
+            runner.prefetch_vhds()
+            runner.decide()
+            runner.write()
+            runner.wait_merges()
+            runner.finish()
+    except HyperVError as exc:
+        # a failure of the session itself (connect, list the VMs): no VM result can be trusted beyond
+        # the writes already confirmed
+        entries = runner.entries if runner is not None else []
+        result = {"changed": any(e.wrote for e in entries), "results": [e.result() for e in entries]}
+        module.fail_from(exc, "read the VMs and their checkpoints", result=result)
+    entries = runner.entries
+    for entry in entries:
+        for warning in entry.warnings:
+            module.warn(warning if entry.vm_id and entry.vm_id in warning else "VM %s: %s" % (entry.label(), warning))
+    results = [e.result() for e in entries]
+    summary = {
+        "total": len(entries),
+        "changed": sum(1 for e in entries if e.changed),
+        "failed": sum(1 for e in entries if e.failed),
+        "skipped": sum(1 for e in entries if e.skipped),
+    }
+    summary["unchanged"] = summary["total"] - summary["changed"] - summary["failed"] - summary["skipped"]
+    result = {"changed": any(e.changed for e in entries), "results": results, "summary": summary}
+    if module.module._diff:
+        result["diff"] = runner.diff()
+    failed = [e for e in entries if e.failed]
+    if failed:
+        skipped = [e for e in entries if e.skipped]
+        msg = "%d of %d VMs failed on host %s: %s" % (
+            len(failed), len(entries), module.host, " | ".join("%s: %s" % (e.label(), e.msg) for e in failed))
+        if skipped:
+            msg += " | batch_failure=fail_fast: %d VM(s) not attempted: %s" % (
+                len(skipped), ", ".join(e.label() for e in skipped))
+        module.fail_json(msg=msg, **result)
     module.exit_json(**result)
 
 
