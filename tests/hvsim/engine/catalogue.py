@@ -8,6 +8,9 @@ Sources (read once, cached by ``get_catalogue()``):
   two undocumented Set-VM parameters). The simulator imitates a real host, so these are applied.
 * ``catalogue_extra.json`` next to this file: ``CimCmdlets\\Get-CimInstance`` (not a Hyper-V
   cmdlet; notes "Guid role" section), with the parameters the collection uses.
+* ``catalogue_files.json`` next to this file: the file cmdlets ``checkpoint_export`` uses for its
+  manifest (Get-ChildItem, New-Item, Remove-Item, Set-Content, Get-FileHash, Import-Csv), from
+  their Windows PowerShell 5.1 reference pages.
 
 Common parameters come from ``common_parameters_definition`` (about_CommonParameters, 5.1);
 ``ProgressAction`` is left out because Hyper-V hosts run Windows PowerShell 5.1 (notes §A.2).
@@ -53,6 +56,7 @@ DOTNET_TYPES = {
     "Guid": "System.Guid",
     "SwitchParameter": "System.Management.Automation.SwitchParameter",
     "PSObject": "System.Management.Automation.PSObject",
+    "Object": "System.Object",
     "PSCredential": "System.Management.Automation.PSCredential",
     "ActionPreference": "System.Management.Automation.ActionPreference",
     "CimSession": "Microsoft.Management.Infrastructure.CimSession",
@@ -68,6 +72,7 @@ DOTNET_TYPES = {
     "CaptureLiveState": "Microsoft.HyperV.PowerShell.CaptureLiveState",
     "ControllerType": "Microsoft.HyperV.PowerShell.ControllerType",
     "CriticalErrorAction": "Microsoft.HyperV.PowerShell.CriticalErrorAction",
+    "FileSystemCmdletProviderEncoding": "Microsoft.PowerShell.Commands.FileSystemCmdletProviderEncoding",
     "OnOffState": "Microsoft.HyperV.PowerShell.OnOffState",
     "StartAction": "Microsoft.HyperV.PowerShell.StartAction",
     "StopAction": "Microsoft.HyperV.PowerShell.StopAction",
@@ -112,6 +117,7 @@ SCALAR_KINDS = {
     "SwitchParameter": "switch",
     "Guid": "guid",
     "PSObject": "any",
+    "Object": "any",  # Set-Content -Value <Object[]>
     "StringCollection": "string",  # binds like String[] (list of strings)
 }
 
@@ -299,7 +305,12 @@ class Catalogue:
 
 # --- loading ---------------------------------------------------------------------------------
 
-EXTRA_PATH = pathlib.Path(__file__).with_name("catalogue_extra.json")
+# Cmdlets outside the Hyper-V catalogue that the collection sends: CIM (guest role) and the
+# file cmdlets checkpoint_export uses for its manifest. Each file cites its Microsoft pages.
+EXTRA_PATHS = (
+    pathlib.Path(__file__).with_name("catalogue_extra.json"),
+    pathlib.Path(__file__).with_name("catalogue_files.json"),
+)
 
 
 def _position(value: t.Any) -> t.Optional[int]:
@@ -438,7 +449,7 @@ def load_catalogue(reference_dir: t.Optional[pathlib.Path] = None) -> Catalogue:
         mdiff = json.loads((ref / "hyperv-cmdlets-module-diff.json").read_text("utf-8")).get("cmdlets", {})
     except OSError:
         mdiff = {}
-    extra = json.loads(EXTRA_PATH.read_text("utf-8"))
+    extras = [json.loads(path.read_text("utf-8")) for path in EXTRA_PATHS]
 
     common_def = {k: v for k, v in data["common_parameters_definition"].items() if not k.startswith("_")}
     raw_cmdlets: t.Dict[str, t.Dict[str, t.Any]] = dict(data["cmdlets"])
@@ -446,8 +457,9 @@ def load_catalogue(reference_dir: t.Optional[pathlib.Path] = None) -> Catalogue:
     alias_map: t.Dict[str, t.List[str]] = {}
     for alias, target in (data.get("cmdlet_aliases") or {}).items():
         alias_map.setdefault(target, []).append(alias)
-    for name, raw in extra.get("cmdlets", {}).items():
-        raw_cmdlets[name] = raw
+    for extra in extras:
+        for name, raw in extra.get("cmdlets", {}).items():
+            raw_cmdlets[name] = raw
 
     cmdlets: t.Dict[str, CmdletSpec] = {}
     for name, raw in raw_cmdlets.items():
@@ -464,7 +476,7 @@ def load_catalogue(reference_dir: t.Optional[pathlib.Path] = None) -> Catalogue:
         cls = cls or raw.get("implementing_class") or _FALLBACK_CLASSES.get(name)
         cls = cls or "Microsoft.HyperV.PowerShell.Commands." + name.replace("-", "")
         cmdlets[name] = _build_cmdlet(name, raw, common_def, diff, cls)
-    sources = {"catalogue": data.get("source", ""), "extra": extra.get("_source", "")}
+    sources = {"catalogue": data.get("source", ""), "extra": " | ".join(e.get("_source", "") for e in extras)}
     return Catalogue(cmdlets, sources)
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from hvsim._paths import SHARED_REFERENCE
 from hvsim.engine import binder as B
-from hvsim.engine.catalogue import DOTNET_TYPES, OBJECT_TYPES, SCALAR_KINDS, get_catalogue
+from hvsim.engine.catalogue import DOTNET_TYPES, EXTRA_PATHS, OBJECT_TYPES, SCALAR_KINDS, get_catalogue
 from hvsim.engine.types import HvObject
 from param_stubs import VM1_ID, snapshot, vm
 
@@ -17,11 +17,15 @@ pytestmark = pytest.mark.simulator
 CAT = get_catalogue()
 RAW = json.loads((SHARED_REFERENCE / "hyperv-cmdlets.json").read_text("utf-8"))
 DIFF = json.loads((SHARED_REFERENCE / "hyperv-cmdlets-module-diff.json").read_text("utf-8"))["cmdlets"]
+EXTRA_NAMES = {name for path in EXTRA_PATHS for name in json.loads(path.read_text("utf-8"))["cmdlets"]}
+MODULES = {"Hyper-V", "FailoverClusters", "Storage", "CimCmdlets", "Microsoft.PowerShell.Management",
+           "Microsoft.PowerShell.Utility"}
 ALL = sorted(CAT.cmdlets)
 
 
 def test_every_catalogued_cmdlet_loads():
-    assert set(RAW["cmdlets"]) | {"Get-CimInstance"} == set(CAT.cmdlets)
+    assert "Get-CimInstance" in EXTRA_NAMES and "Get-FileHash" in EXTRA_NAMES
+    assert set(RAW["cmdlets"]) | EXTRA_NAMES == set(CAT.cmdlets)
     for alias, target in RAW["cmdlet_aliases"].items():
         assert CAT.lookup(alias).name == target
         assert CAT.resolve_command("Hyper-V\\" + alias).name == target
@@ -30,7 +34,7 @@ def test_every_catalogued_cmdlet_loads():
 @pytest.mark.parametrize("name", ALL)
 def test_cmdlet_metadata(name):
     spec = CAT.cmdlets[name]
-    assert spec.module in {"Hyper-V", "FailoverClusters", "Storage", "CimCmdlets"}
+    assert spec.module in MODULES
     assert spec.default_set in spec.set_names
     assert CAT.resolve_command(f"{spec.module}\\{name}") is spec
     if name in DIFF and DIFF[name].get("implementing_class"):
@@ -98,6 +102,7 @@ def _sample(p):
     else:
         value = {
             "String": "x",
+            "Object": "x",
             "Char": "C",
             "Int32": 1,
             "Int64": 1,

@@ -56,8 +56,10 @@ def test_runner_roundtrip(sim, fake_engine):
 
 
 def test_runner_refuses_cmdlets_off_the_allow_list(sim, fake_engine):
-    out, err, rc = _run_runner(winrm_protocol(sim), [[{"cmdlet": "Microsoft.PowerShell.Management\\Remove-Item",
-                                                        "parameters": [["Path", "C:\\"]]}]])
+    # Stop-Computer is a real cmdlet the collection never sends, so it is off the allow-list.
+    assert "Microsoft.PowerShell.Management\\Stop-Computer" not in R.ALLOWED_CMDLETS
+    out, err, rc = _run_runner(winrm_protocol(sim), [[{"cmdlet": "Microsoft.PowerShell.Management\\Stop-Computer",
+                                                        "parameters": [["Force", True]]}]])
     result = R.parse_stdout(out, 1)[0]
     assert rc == 0 and result["state"] == "Failed" and fake_engine.calls == []
 
