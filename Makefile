@@ -85,13 +85,18 @@ install: venv
 # ---------------------------------------------------------------------------- checks
 
 # pytest exit 5 ("no tests collected") is a failure: a suite that collects nothing must not pass.
+# tests/unit and tests/simulator run as separate pytest sessions: their test modules are not
+# packages, so the same basename in both (test_export.py) would clash in one session.
 unit: venv
 	@if [ -z "$(UNIT_DIRS)" ]; then echo "unit: no tests/unit or tests/simulator" >&2; exit 1; fi
 	@orphans=$$(find tests -path tests/output -prune -o \( -name 'test_*.py' -o -name '*_test.py' \) -print \
 	  | grep -v -E '^tests/(unit|simulator|integration)/' || true); \
 	if [ -n "$$orphans" ]; then echo "unit: test files outside tests/unit, tests/simulator, tests/integration would never run:" >&2; \
 	  echo "$$orphans" >&2; exit 1; fi
-	$(PYTEST) $(PYTEST_ARGS) $(UNIT_DIRS)
+	@rc=0; for dir in $(UNIT_DIRS); do \
+	  echo "unit: $(PYTEST) $(PYTEST_ARGS) $$dir"; \
+	  $(PYTEST) $(PYTEST_ARGS) $$dir || rc=1; \
+	done; exit $$rc
 
 integration: venv
 	@if [ -z "$(INTEGRATION_DIRS)" ]; then echo "integration: no tests/integration" >&2; exit 1; fi
