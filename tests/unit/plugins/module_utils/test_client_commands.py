@@ -175,7 +175,7 @@ def test_no_name_or_vmname_parameter_anywhere():
         getattr(client, method)(*args, **kwargs)
         for pipeline in transport.pipelines:
             for cmd in pipeline:
-                assert not {p.lower() for p, _ in cmd["parameters"]} & WILDCARD_PARAMETERS
+                assert not {pair[0].lower() for pair in cmd["parameters"]} & WILDCARD_PARAMETERS
 
 
 def test_batches_use_one_run_with_one_pipeline_per_vm():

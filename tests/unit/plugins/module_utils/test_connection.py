@@ -21,13 +21,17 @@ def build(**params):
     return build_connection_options(merged)
 
 
+def build_options(**params):
+    return build(**params)[0]
+
+
 @pytest.mark.parametrize(
     "params, port",
     [({}, 5986), ({"hyperv_scheme": "https"}, 5986), ({"hyperv_scheme": "http"}, 5985),
      ({"hyperv_scheme": "http", "hyperv_port": 8080}, 8080)],
 )
 def test_port_follows_scheme(params, port):
-    options, _ = build(**params)
+    options = build_options(**params)
     assert options.port == port
     assert options.endpoint.endswith(":%d/wsman" % port)
 
@@ -117,12 +121,12 @@ def test_refusals(params, fragment):
 
 
 def test_kerberos_without_password_is_allowed():
-    options, _ = build(hyperv_auth="kerberos", hyperv_username=None, hyperv_password=None)
+    options = build_options(hyperv_auth="kerberos", hyperv_username=None, hyperv_password=None)
     assert options.auth == "kerberos"
 
 
 def test_password_not_in_repr():
-    options, _ = build()
+    options = build_options()
     assert "S3cret!" not in repr(options)
     assert "S3cret!" not in options.describe()
 

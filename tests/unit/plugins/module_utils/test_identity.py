@@ -184,8 +184,11 @@ def test_guest_roles(lab):
 
 
 def test_vhd_chain_stops_on_cycles_and_missing_files(lab):
-    lab.disks[V1] = [{"VMId": V1, "Path": "D:\\a.avhdx"}, {"VMId": V1, "Path": "D:\\gone.avhdx"}, {"VMId": V1, "Path": None,
-                                                                                                  "DiskNumber": 3}]
+    lab.disks[V1] = [
+        {"VMId": V1, "Path": "D:\\a.avhdx"},
+        {"VMId": V1, "Path": "D:\\gone.avhdx"},
+        {"VMId": V1, "Path": None, "DiskNumber": 3},
+    ]
     lab.vhds = {
         "D:\\a.avhdx": {"Path": "D:\\a.avhdx", "VhdType": "Differencing", "ParentPath": "D:\\b.avhdx"},
         "D:\\b.avhdx": {"Path": "D:\\b.avhdx", "VhdType": "Differencing", "ParentPath": "D:\\a.avhdx"},

@@ -68,7 +68,7 @@ def test_write_may_have_applied_says_so():
 
 def test_secrets_are_masked():
     exc = errors.AuthenticationError("Authentication failed for password S3cret!")
-    msg, _ = describe_error(exc, "connect", host="hv01", secrets=["S3cret!"])
+    msg = describe_error(exc, "connect", host="hv01", secrets=["S3cret!"])[0]
     assert "S3cret!" not in msg and "********" in msg
 
 

@@ -166,14 +166,14 @@ def test_winrs_negotiate_maps_to_ntlm_and_ca_path(fake_protocol):
 
 
 def test_winrs_large_stdin_is_chunked(fake_protocol):
-    big = [[{"cmdlet": "Hyper-V\\Get-VHD", "parameters": [["Path", "D:\\" + "x" * 200]]}] for _ in range(400)]
+    big = [[{"cmdlet": "Hyper-V\\Get-VHD", "parameters": [["Path", "D:\\" + "x" * 200]]}] for dummy in range(400)]
     with _winrs.WinRSTransport(options()) as transport:
         proto = fake_protocol.instances[0]
         proto.stdout = runner_output([{"output": [], "errors": [], "state": "Completed"}] * 400)
         transport.run(big)
     assert len(proto.sent) > 1
-    assert [end for _, end in proto.sent] == [False] * (len(proto.sent) - 1) + [True]
-    assert all(len(data) <= _winrs.STDIN_CHUNK for data, _ in proto.sent)
+    assert [sent[1] for sent in proto.sent] == [False] * (len(proto.sent) - 1) + [True]
+    assert all(len(sent[0]) <= _winrs.STDIN_CHUNK for sent in proto.sent)
 
 
 def test_winrs_runner_failure_closes_shell(fake_protocol):

@@ -91,7 +91,7 @@ def test_runner_has_no_scriptblock_create_and_one_dynamic_invocation():
     assert "scriptblock]::create" not in runner.RUNNER_SCRIPT.lower()
     targets = invocation_targets(root)
     assert targets, "the runner must invoke the allow-listed command"
-    assert {t for t in targets} == {("&", "$stageName")}
+    assert set(targets) == {("&", "$stageName")}
 
 
 def test_runner_invokes_only_allow_list_entries():

@@ -40,14 +40,14 @@ def test_vm_info_one_vm(run_main, lab):
 
 
 def test_vm_info_all_vms(run_main, lab):
-    result, _ = run_main("vm_info", {}, lab.transport())
+    result = run_main("vm_info", {}, lab.transport())[0]
     assert [v["name"] for v in result["vms"]] == ["web01", "web01 "]
     assert result["vms"][0]["domain_controller"] is None
 
 
 def test_vm_info_not_found_hint_and_no_password(run_main, lab):
     transport = lab.transport()
-    result, _ = run_main("vm_info", {"name": "WEB01"}, transport)
+    result = run_main("vm_info", {"name": "WEB01"}, transport)[0]
     assert result["failed"] is True
     assert result["msg"].startswith("Failed to read VM information on host hv01.example.com, VM 'WEB01': "
                                     "No VM named 'WEB01' on host hv01")
@@ -73,12 +73,12 @@ def test_basic_over_http_refused_before_connecting(run_main, lab):
 
 
 def test_validate_certs_false_warns(run_main, lab):
-    result, _ = run_main("vm_info", {"hyperv_validate_certs": False, "include": []}, lab.transport())
+    result = run_main("vm_info", {"hyperv_validate_certs": False, "include": []}, lab.transport())[0]
     assert any("hyperv_validate_certs=false" in w for w in result["recorded_warnings"])
 
 
 def test_checkpoint_info_tree(run_main, lab):
-    result, _ = run_main("checkpoint_info", {"vm_id": V1, "include_files": False}, lab.transport(), check_mode=True)
+    result = run_main("checkpoint_info", {"vm_id": V1, "include_files": False}, lab.transport(), check_mode=True)[0]
     vm = result["vms"][0]
     assert vm["now_parent_id"] == C2 and vm["latest_id"] == C2 and vm["now_depth"] == 2
     assert vm["merge_pending"] is True
@@ -93,12 +93,12 @@ def test_checkpoint_info_tree(run_main, lab):
 
 
 def test_checkpoint_info_name_filter_returns_all_exact_matches(run_main, lab):
-    result, _ = run_main("checkpoint_info", {"vm_name": "web01", "name": "nightly", "include_files": False},
-                         lab.transport())
+    args = {"vm_name": "web01", "name": "nightly", "include_files": False}
+    result = run_main("checkpoint_info", args, lab.transport())[0]
     assert [c["id"] for c in result["checkpoints"]] == [C2, C3]
     assert result["vms"][0]["checkpoint_count"] == 3
-    result, _ = run_main("checkpoint_info", {"vm_name": "web01", "name": "Nightly", "include_files": False},
-                         lab.transport())
+    args["name"] = "Nightly"
+    result = run_main("checkpoint_info", args, lab.transport())[0]
     assert result["checkpoints"] == []
 
 
