@@ -100,3 +100,30 @@ def test_check_mode_reads_only(sim, transport):
     result = run_module("checkpoint_info", connection(sim, transport=transport), check_mode=True)
     assert result["changed"] is False and result["vms"]
     assert sim.digest() == before
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_vss_availability(sim, transport):
+    result = run_module("vm_info", connection(sim, transport=transport, names=["web01", "lnx01"],
+                                              include=["integration_services"]))
+    web01, lnx01 = result["vms"]
+    assert web01["vss_available"] is True
+    assert web01["backup_integration_service"] == {"present": True, "enabled": True, "guest_responding": True,
+                                                   "name": "VSS"}
+    assert lnx01["vss_available"] is False  # no hv_vss_daemon in the guest
+    assert {s["kind"] for s in web01["integration_services"]} >= {"vss", "kvp", "heartbeat", "shutdown"}
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_wildcard_checkpoint_names_are_literal(sim, transport):
+    """Test matrix A3/A4 on the lab's wild01 (HV02): each name matches only itself."""
+    tree = run_module("checkpoint_info", connection(sim, host="HV02", transport=transport, vm_name="wild01",
+                                                    include_files=False))
+    assert tree.get("failed") is not True, tree.get("msg")
+    by_name = {c["name"]: c["id"] for c in tree["checkpoints"]}
+    assert set(by_name) >= {"db0", "db[01]", "a?b", "a*b", "axb"}
+    for name in ("db0", "db[01]", "a?b", "a*b", "axb"):
+        result = run_module("checkpoint_info", connection(sim, host="HV02", transport=transport,
+                                                          vm_id="6f0c2d9e-0011-4c00-8a00-000000000011",
+                                                          name=name, include_files=False))
+        assert [c["id"] for c in result["checkpoints"]] == [by_name[name]], name
