@@ -127,3 +127,18 @@ def test_wildcard_checkpoint_names_are_literal(sim, transport):
                                                           vm_id="6f0c2d9e-0011-4c00-8a00-000000000011",
                                                           name=name, include_files=False))
         assert [c["id"] for c in result["checkpoints"]] == [by_name[name]], name
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_duplicate_vm_names_fail_with_candidates(sim, transport):
+    """Test matrix A5: two VMs share a name on one host; the module fails and lists both Ids."""
+    from hvsim.model.objects import VM
+
+    with sim.lab.locked():
+        ids = [sim.lab.add_vm(VM(id=sim.lab.new_guid(), name="twin", host="HV02"), disks=[{}]).id for dummy in "ab"]
+    result = run_module("vm_info", connection(sim, host="HV02", transport=transport, name="twin", include=[]))
+    assert result["failed"] is True and result["changed"] is False
+    assert "2 VMs named 'twin'" in result["msg"] and "vm_id" in result["msg"]
+    assert sorted(c["id"] for c in result["error"]["candidates"]) == sorted(ids)
+    by_id = run_module("vm_info", connection(sim, host="HV02", transport=transport, vm_id=ids[1], include=[]))
+    assert [v["id"] for v in by_id["vms"]] == [ids[1]]
