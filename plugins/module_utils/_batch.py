@@ -664,9 +664,8 @@ class BatchRunner(object):
                 new = [c for c in fresh or [] if c.name == self.name and c.id not in before_ids]
                 if len(new) == 1:
                     entry.warnings.append(
-                        "The connection to host %s dropped (%s) after Checkpoint-VM was sent; re-reading the VM by Id "
-                        "found the new checkpoint %s (%s), so it was not created again."
-                        % (self.client.host, type(exc).__name__, lc.quote(self.name), new[0].id))
+                        "%s after Checkpoint-VM was sent; re-reading the VM by Id found the new checkpoint %s (%s), so "
+                        "it was not created again." % (self._what(exc), lc.quote(self.name), new[0].id))
                     self._created(entry, new[0])
                     continue
                 if len(new) > 1:
@@ -680,9 +679,8 @@ class BatchRunner(object):
                 if fresh is not None and not still:
                     entry.wrote = True
                     entry.warnings.append(
-                        "The connection to host %s dropped (%s) during Remove-VMSnapshot; re-reading by Id shows %s "
-                        "is gone. The disk merge may still be running."
-                        % (self.client.host, type(exc).__name__, lc.checkpoint_label(entry.target)))
+                        "%s during Remove-VMSnapshot; re-reading by Id shows %s is gone. The disk merge may still be "
+                        "running." % (self._what(exc), lc.checkpoint_label(entry.target)))
                     continue
             vm = view.vm(entry.vm_id)
             if fresh is None or vm is None or not lc.is_idle(vm) or entry.retried:
@@ -696,11 +694,16 @@ class BatchRunner(object):
                 continue
             entry.retried = True
             entry.warnings.append(
-                "The connection to host %s dropped (%s) before the %s was confirmed; a re-read showed it was not "
-                "applied and the VM idle, so it was sent once more." % (
-                    self.client.host, type(exc).__name__, "create" if entry.action == "create" else "removal"))
+                "%s before the %s was confirmed; a re-read showed it was not applied and the VM idle, so it was "
+                "sent once more." % (self._what(exc), "create" if entry.action == "create" else "removal"))
             retry.append(entry)
         return retry
+
+    def _what(self, exc):
+        if isinstance(exc, QuotaError):
+            return "Host %s refused an operation with the WinRM quota %s (fault %s)" % (
+                self.client.host, exc.quota, exc.fault_code)
+        return "The connection to host %s dropped" % self.client.host
 
     def _reread_after_write(self, vm_ids):
         delays = list(READ_RETRY_DELAYS)
