@@ -362,6 +362,7 @@ def main():
     )
     if problems:
         module.fail_json(msg="; ".join(problems), changed=False)
+    module.connection_options()  # refuses insecure combinations and missing libraries before connecting
 
     target = {}
     if len(names) == 1 and not vm_ids:

@@ -108,3 +108,28 @@ def test_checkpoint_info_rejects_bad_names(run_main, lab, name):
     result, created = run_main("checkpoint_info", {"vm_name": "web01", "name": name}, transport)
     assert result["failed"] is True
     assert created == []
+
+
+def test_missing_library_is_reported(run_main, lab, monkeypatch):
+    from ansible_collections.hyperv.checkpoints.plugins.module_utils import _psrp, _winrs
+
+    monkeypatch.setattr(_psrp, "HAS_PYPSRP", False)
+    monkeypatch.setattr(_psrp, "PYPSRP_IMPORT_ERROR", "ImportError: No module named 'pypsrp'")
+    result, created = run_main("vm_info", {}, lab.transport())
+    assert result["failed"] is True
+    assert "Failed to import the required Python library (pypsrp)" in result["msg"]
+    assert created == []
+    monkeypatch.setattr(_winrs, "HAS_PYWINRM", False)
+    result = run_main("vm_info", {"hyperv_transport": "winrm"}, lab.transport())[0]
+    assert "(pywinrm)" in result["msg"]
+
+
+def test_connection_options_from_environment(run_main, lab, monkeypatch):
+    monkeypatch.setenv("HYPERV_SCHEME", "http")
+    monkeypatch.setenv("HYPERV_PORT", "15985")
+    monkeypatch.setenv("HYPERV_TRANSPORT", "winrm")
+    monkeypatch.setenv("HYPERV_VALIDATE_CERTS", "false")
+    result, created = run_main("vm_info", {"include": []}, lab.transport())
+    assert result.get("failed") is not True, result
+    options = created[0][0]
+    assert (options.scheme, options.port, options.transport, options.validate_certs) == ("http", 15985, "winrm", False)
