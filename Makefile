@@ -117,10 +117,11 @@ molecule: install
 	  scenarios=$$(cd extensions/molecule && find . -mindepth 2 -maxdepth 2 -name molecule.yml | cut -d/ -f2 | sort); \
 	fi; \
 	if [ -z "$$scenarios" ]; then echo "molecule: no scenarios under extensions/molecule/ (nothing to run)"; exit 0; fi; \
-	cd extensions && for name in $$scenarios; do \
+	cd extensions && rc=0 && for name in $$scenarios; do \
 	  echo "molecule: scenario $$name"; \
-	  ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/$(COLLECTIONS) $(CURDIR)/$(VENV)/bin/molecule test -s "$$name"; \
-	done
+	  ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/$(COLLECTIONS) NO_COLOR=1 PY_COLORS=0 ANSIBLE_FORCE_COLOR=0 \
+	    $(CURDIR)/$(VENV)/bin/molecule test -s "$$name" || { rc=1; echo "molecule: scenario $$name FAILED"; }; \
+	done; exit $$rc
 
 test: venv
 	@$(PY) tools/run_stages.py install unit integration sanity lint molecule

@@ -34,25 +34,32 @@ PYTEST_SUMMARY = re.compile(r"^=+ (?P<counts>(?:\d+ \w+(?:, )?)+)(?: in [\d.]+s.
 COUNT = re.compile(r"(\d+) (\w+)")
 
 
-def _kill_on_timeout(proc: subprocess.Popen, expired: threading.Event) -> None:
-    """Kill the stage's whole process group when it outlives STAGE_TIMEOUT."""
+def _pump(stream, log, counts: dict[str, int]) -> None:
+    """Copy the stage's output to our stdout and its log; add up pytest's closing lines."""
+    for line in stream:
+        sys.stdout.write(line)
+        sys.stdout.flush()
+        log.write(line)
+        match = PYTEST_SUMMARY.match(line.strip())
+        if match:
+            for number, word in COUNT.findall(match.group("counts")):
+                key = {"error": "errors", "warning": "warnings"}.get(word, word)
+                counts[key] = counts.get(key, 0) + int(number)
+
+
+def _killpg(proc: subprocess.Popen, sig: int) -> None:
     try:
-        proc.wait(timeout=STAGE_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        expired.set()
-        print(f"\nrun_stages: stage exceeded {STAGE_TIMEOUT:.0f}s; killing it", flush=True)
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        os.killpg(proc.pid, sig)
+    except ProcessLookupError:
+        pass
 
 
 def run_stage(stage: str) -> tuple[int, float, dict[str, int], bool]:
     LOG_DIR.mkdir(parents=True, exist_ok=True)
-    log_path = LOG_DIR / f"{stage}.log"
     started = time.monotonic()
     counts: dict[str, int] = {}
-    with log_path.open("w", encoding="utf-8") as log:
+    timed_out = False
+    with (LOG_DIR / f"{stage}.log").open("w", encoding="utf-8") as log:
         proc = subprocess.Popen(
             ["make", "--no-print-directory", stage],
             cwd=REPO_ROOT,
@@ -62,26 +69,27 @@ def run_stage(stage: str) -> tuple[int, float, dict[str, int], bool]:
             text=True,
             errors="replace",
             bufsize=1,
-            start_new_session=True,
+            start_new_session=True,  # its own process group, so a timeout can kill all of it
         )
-        expired = threading.Event()
-        threading.Thread(target=_kill_on_timeout, args=(proc, expired), daemon=True).start()
-        assert proc.stdout is not None
+        pump = threading.Thread(target=_pump, args=(proc.stdout, log, counts), daemon=True)
+        pump.start()
         try:
-            for line in proc.stdout:
-                sys.stdout.write(line)
-                sys.stdout.flush()
-                log.write(line)
-                match = PYTEST_SUMMARY.match(line.strip())
-                if match:
-                    for number, word in COUNT.findall(match.group("counts")):
-                        key = {"error": "errors", "warning": "warnings"}.get(word, word)
-                        counts[key] = counts.get(key, 0) + int(number)
-            rc = proc.wait()
+            try:
+                rc = proc.wait(timeout=STAGE_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                timed_out = True
+                print(f"\nrun_stages: {stage} exceeded {STAGE_TIMEOUT:.0f}s; killing it", flush=True)
+                _killpg(proc, signal.SIGKILL)
+                rc = proc.wait()
         except BaseException:  # Ctrl-C / SIGTERM: do not leave the stage running on its own
-            os.killpg(proc.pid, signal.SIGTERM)
+            _killpg(proc, signal.SIGTERM)
             raise
-    return rc, time.monotonic() - started, counts, expired.is_set()
+        # A process the stage left behind may still hold the output pipe: do not wait on it forever.
+        pump.join(timeout=30)
+        if pump.is_alive():
+            print(f"run_stages: a process left behind by {stage} still holds its output; not waiting for it",
+                  flush=True)
+    return rc, time.monotonic() - started, counts, timed_out
 
 
 def main(stages: list[str]) -> int:
