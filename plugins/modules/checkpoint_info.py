@@ -290,9 +290,9 @@ def gather(client, vm_names, vm_ids, name, checkpoint_id, include_files, now):
     files = {}
     if include_files and ids:
         per_vm = client.list_hard_disks_many(ids)
-        flat = [(vm_id, d) for vm_id in ids for d in per_vm[vm_id]]
-        resolved = client.resolve_chains([d for _, d in flat])
-        for (vm_id, _), disk in zip(flat, resolved):
+        owners = [vm_id for vm_id in ids for dummy in per_vm[vm_id]]
+        resolved = client.resolve_chains([d for vm_id in ids for d in per_vm[vm_id]])
+        for vm_id, disk in zip(owners, resolved):
             disks[vm_id].append(disk)
         shown = [c for vm in vms for c in (selected[vm.id] if selected[vm.id] is not None else checkpoints[vm.id])]
         if shown:

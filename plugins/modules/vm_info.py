@@ -328,9 +328,9 @@ def gather(client, names, vm_ids, include, host):
     disks = {}
     if "disks" in include and ids:
         per_vm = client.list_hard_disks_many(ids)
-        flat = [(vm_id, d) for vm_id in ids for d in per_vm[vm_id]]
-        resolved = client.resolve_chains([d for _, d in flat])
-        for (vm_id, _), disk in zip(flat, resolved):
+        owners = [vm_id for vm_id in ids for dummy in per_vm[vm_id]]
+        resolved = client.resolve_chains([d for vm_id in ids for d in per_vm[vm_id]])
+        for vm_id, disk in zip(owners, resolved):
             disks.setdefault(vm_id, []).append(disk)
         for vm_id in ids:
             disks.setdefault(vm_id, [])
