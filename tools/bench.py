@@ -27,7 +27,7 @@ The table is printed and written to docs/performance.md (``--out``).
 
 Usage::
 
-    .venv/bin/python tools/bench.py                 # default size: 4 hosts x 10 VMs (a few minutes on 2 cores)
+    .venv/bin/python tools/bench.py                 # default size: 3 hosts x 6 VMs (a few minutes on 2 cores)
     .venv/bin/python tools/bench.py --full          # 20 hosts x 50 VMs (the issue's acceptance size)
     .venv/bin/python tools/bench.py --hosts 2 --vms 5 --rtt 0.02 --out /tmp/perf.md
 """
@@ -80,6 +80,7 @@ from ansible_collections.hyperv.checkpoints.plugins.module_utils._psrp import PS
 from ansible_collections.hyperv.checkpoints.plugins.module_utils._transport import command  # noqa: E402
 
 SHELL_LIMIT = 30  # WinRM MaxShellsPerUser on current Windows; hvsim's default quota
+IO_BOUND: t.Dict[str, float] = {}  # checkpoint name -> most saved-memory I/O seconds on one host
 
 
 # ---------------------------------------------------------------------------- simulator
@@ -144,14 +145,19 @@ def floor_checkpoint(state: t.Dict[str, t.Any], name: str) -> t.Tuple[float, t.D
     """Most Hyper-V checkpoint work on one host / its concurrency (seconds before the session)."""
     lab = Lab.from_dump(state, clock=ManualClock(), time_scale=1.0)
     per_host: t.Dict[str, float] = {}
+    io_host: t.Dict[str, float] = {}
     with lab.locked():
         for vm in lab.vms.values():
             try:
-                duration = lab._plan_checkpoint(vm, name, False)["duration"]  # pylint: disable=protected-access
+                # alone on an idle host (sharing S = 1)
+                plan = lab._plan_checkpoint(vm, name, False)  # pylint: disable=protected-access
             except ModelError:
-                duration = 0.0  # refused at once (e.g. ProductionOnly on a VM that cannot quiesce)
-            per_host[vm.host] = per_host.get(vm.host, 0.0) + duration
+                plan = {"duration": 0.0, "has_memory": False}  # refused at once (e.g. ProductionOnly, cannot quiesce)
+            per_host[vm.host] = per_host.get(vm.host, 0.0) + plan["duration"]
+            if plan["has_memory"]:  # saved memory / throughput
+                io_host[vm.host] = io_host.get(vm.host, 0.0) + plan["duration"] - lab.costs["checkpoint_standard"]
     work = {h: per_host.get(h, 0.0) / max(1, lab.hosts[h].concurrency) for h in lab.hosts}
+    IO_BOUND[name] = max([io_host.get(h, 0.0) for h in lab.hosts] or [0.0])
     return max(work.values()), work
 
 
@@ -301,6 +307,29 @@ PLAYBOOK = """\
       ignore_errors: true
 """
 
+BATCH_PLAYBOOK = """\
+- name: "bench: {job} one task per Hyper-V host"
+  hosts: bench_hosts
+  gather_facts: false
+  tasks:
+    - name: "{job}"
+      hyperv.checkpoints.checkpoint:
+        hyperv_host: 127.0.0.1
+        hyperv_port: "{{{{ bench_port }}}}"
+        hyperv_scheme: https
+        hyperv_auth: ntlm
+        hyperv_ca_path: "{ca}"
+        hyperv_read_timeout: 120
+        vm_ids: "{{{{ hyperv_vm_ids }}}}"
+        name: "{name}"
+        state: {state}
+        parallel: {parallel}
+        batch_failure: collect
+{extra}      delegate_to: localhost
+      throttle: {throttle}
+      ignore_errors: true
+"""
+
 RECAP_RE = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)\s+skipped=(\d+)\s+"
                       r"rescued=(\d+)\s+ignored=(\d+)", re.M)
 
@@ -309,7 +338,11 @@ def write_per_vm_files(work: pathlib.Path, sim: Sim, spec: t.Dict[str, t.Any], f
     hosts = {}
     for vm in spec["vms"]:
         hosts["%s@%s" % (vm["name"], vm["host"])] = {"hyperv_vm_id": vm["id"], "bench_port": sim.port(vm["host"])}
-    inventory = {"all": {"children": {"bench_vms": {"hosts": hosts}},
+    per_host: t.Dict[str, t.Dict[str, t.Any]] = {}
+    for vm in spec["vms"]:
+        entry = per_host.setdefault(vm["host"], {"bench_port": sim.port(vm["host"]), "hyperv_vm_ids": []})
+        entry["hyperv_vm_ids"].append(vm["id"])
+    inventory = {"all": {"children": {"bench_vms": {"hosts": hosts}, "bench_hosts": {"hosts": per_host}},
                          "vars": {"ansible_python_interpreter": PY}},
                  }
     (work / "inventory.json").write_text(json.dumps(inventory))
@@ -320,12 +353,15 @@ def write_per_vm_files(work: pathlib.Path, sim: Sim, spec: t.Dict[str, t.Any], f
     )
 
 
-def run_per_vm(work: pathlib.Path, sim: Sim, job: str, name: str, throttle: int) -> t.Tuple[float, float, int, int]:
+def run_playbook(work: pathlib.Path, sim: Sim, job: str, name: str, throttle: int,
+                 parallel: t.Optional[int] = None) -> t.Tuple[float, float, int, int]:
+    """per-VM playbook (``parallel`` None) or one batched task per Hyper-V host."""
     state = "present" if job == "checkpoint" else "absent"
     extra = "" if job == "checkpoint" else "        wait_for_merge: true\n"
-    book = work / ("%s.yml" % job)
-    book.write_text(PLAYBOOK.format(job=job, ca=sim.ep["ca_path"], name=name, state=state, extra=extra,
-                                    throttle=throttle))
+    book = work / ("%s-%s.yml" % (job, name))
+    template = PLAYBOOK if parallel is None else BATCH_PLAYBOOK
+    book.write_text(template.format(job=job, ca=sim.ep["ca_path"], name=name, state=state, extra=extra,
+                                    throttle=throttle, parallel=parallel))
     env = dict(os.environ)
     env.update({
         "ANSIBLE_CONFIG": str(work / "ansible.cfg"),
@@ -339,42 +375,49 @@ def run_per_vm(work: pathlib.Path, sim: Sim, job: str, name: str, throttle: int)
     proc = subprocess.run([ANSIBLE_PLAYBOOK, "-i", str(work / "inventory.json"), str(book)], env=env, cwd=str(work),
                           capture_output=True, text=True, check=False)
     wall, cpu = time.monotonic() - t0, cpu_children() - cpu0
-    (work / ("%s.log" % job)).write_text(proc.stdout + proc.stderr)
-    ok = failed = 0
-    for m in RECAP_RE.finditer(proc.stdout):
-        if int(m.group(5)) or int(m.group(8)) or int(m.group(4)):
-            failed += 1
-        else:
-            ok += 1
-    if ok + failed == 0:
+    (work / ("%s-%s.log" % (job, name))).write_text(proc.stdout + proc.stderr)
+    if not RECAP_RE.search(proc.stdout):
         raise SystemExit("bench: ansible-playbook gave no recap (rc %s), see %s" % (proc.returncode, work))
-    return wall, cpu, ok, failed
+    return wall, cpu, -1, -1
+
+
+def outcome(state: t.Dict[str, t.Any], name: str, job: str, before: t.Optional[t.Set[str]] = None) -> t.Tuple[int, int, t.Set[str]]:
+    """(ok, failed, VM Ids holding a checkpoint ``name``) read from the lab state (not from the path's output)."""
+    holders = set(s["vm_id"] for s in state["snapshots"].values() if s["name"] == name) \
+        if isinstance(state["snapshots"], dict) else set(s["vm_id"] for s in state["snapshots"] if s["name"] == name)
+    total = len(state["vms"])
+    if job == "checkpoint":
+        return len(holders), total - len(holders), holders
+    had = before or set()
+    return len(had - holders), len(had & holders), holders
 
 
 # ---------------------------------------------------------------------------- table
-HEADER = ("| Job | Path | VMs | Hosts | Wall s | Ratio to floor | WS-Man req/VM | Max shells/host "
+HEADER = ("| Job | Path | VMs | Hosts | Wall s | Floor s | Ratio to floor | WS-Man req/VM | Max shells/host "
           "| Controller CPU s/VM | OK / failed |")
-RULE = "|---|---|---:|---:|---:|---:|---:|---:|---:|---|"
+RULE = "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"
 
 
 def row(r: Result) -> str:
-    ratio = "%.2f" % (r.wall / r.floor) if r.floor > 0 and r.path != "floor" else ("1.00" if r.path == "floor" else "-")
-    if r.path == "floor":
-        return "| %s | floor (cost model) | %d | %d | %.1f | 1.00 | - | - | - | - |" % (r.job, r.vms, r.hosts, r.floor)
-    return "| %s | %s | %d | %d | %.1f | %s | %.1f | %d | %.3f | %d / %d |" % (
-        r.job, r.path, r.vms, r.hosts, r.wall, ratio, r.requests / max(1, r.vms), r.max_shells,
+    if r.path.startswith("floor"):
+        return "| %s | %s | %d | %d | %.1f | %.1f | 1.00 | - | - | - | - |" % (
+            r.job, r.path, r.vms, r.hosts, r.floor, r.floor)
+    ratio = "%.2f" % (r.wall / r.floor) if r.floor > 0 else "-"
+    return "| %s | %s | %d | %d | %.1f | %.1f | %s | %.1f | %d | %.3f | %d / %d |" % (
+        r.job, r.path, r.vms, r.hosts, r.wall, r.floor, ratio, r.requests / max(1, r.vms), r.max_shells,
         r.cpu / max(1, r.vms), r.ok, r.failed)
 
 
 def markdown(results: t.List[Result], meta: t.Dict[str, t.Any]) -> str:
     lines = ["## %d hosts x %d VMs" % (meta["hosts"], meta["vms"]), "",
-             "Measured %s on %s (%s CPUs), Python %s, ansible-core %s." % (
-                 meta["when"], meta["machine"], meta["cpus"], meta["python"], meta["ansible"]),
+             "Measured %s on %s (%s CPUs, shared with other jobs), Python %s, ansible-core %s, at commit %s." % (
+                 meta["when"], meta["machine"], meta["cpus"], meta["python"], meta["ansible"], meta["commit"]),
              "", "### Set-up", ""]
     lines += ["* Lab: hvsim `fleet`, %d hosts x %d VMs (seed 1), `time_scale` 1." % (meta["hosts"], meta["vms"]),
-              "* Cost model (docs/hvsim.md section 4): standard checkpoint 2 s + saved memory / host throughput, "
+              "* Cost model (docs/hvsim.md section 4): standard checkpoint 2 s + saved memory x S / host throughput, "
               "production checkpoint 6 s, merge = bytes / host throughput shared by at most `concurrency` merges; "
-              "hosts: throughput 400 MiB/s, concurrency 2.",
+              "S = 1 + bulk operations already running on the host when the checkpoint starts (fixed at start). "
+              "Hosts: throughput 400 MiB/s, concurrency 2.",
               "* Network RTT: every WS-Man reply is delayed %.0f ms (hvsim `latency` setting). Runspace start-up and "
               "per-pipeline overhead are not separate knobs in hvsim; they are what the protocol exchange costs at that "
               "RTT (one session measured: %.2f s)." % (meta["rtt"] * 1000, meta["session"]),
@@ -384,7 +427,10 @@ def markdown(results: t.List[Result], meta: t.Dict[str, t.Any]) -> str:
               % (meta["forks"], meta["throttle"], meta["throttle"], SHELL_LIMIT),
               "* batched: %s" % meta["batched_label"],
               "* floor: the most Hyper-V work on one host divided by its concurrency (checkpoint durations from the "
-              "cost model, or merged bytes / throughput), plus one session.",
+              "cost model at S = 1, or merged bytes / throughput), plus one session; computed for each run from the "
+              "lab state just before it (`Floor s`). The saved-memory part of the checkpoints cannot run faster than "
+              "the host's throughput whatever the concurrency; that I/O bound alone is %s s on the busiest host."
+              % ", ".join("%.1f" % v for v in sorted(meta["io_bound"].values())),
               "* WS-Man req/VM: SOAP messages received by hvsim (`requests_by_action`) per VM. Controller CPU: user + "
               "system seconds of the controller side (the ansible-playbook process tree; for the driver, the bench "
               "process); the simulator runs in its own process.",
@@ -415,6 +461,21 @@ def write_section(path: pathlib.Path, key: str, body: str) -> None:
 
 
 # ---------------------------------------------------------------------------- main
+def git_describe() -> str:
+    def git(*a: str) -> str:
+        return subprocess.run(["git", *a], cwd=str(REPO), capture_output=True, text=True, check=False).stdout.strip()
+
+    dirty = git("status", "--porcelain", "--", "tests/hvsim", "plugins")
+    return "%s%s" % (git("rev-parse", "--short", "HEAD"), " (with uncommitted changes in plugins/ or tests/hvsim/)"
+                     if dirty else "")
+
+
+def module_default_parallel() -> int:
+    from ansible_collections.hyperv.checkpoints.plugins.modules import checkpoint as mod  # noqa: E402
+
+    return int(mod.argument_spec().get("parallel", {}).get("default") or 2)
+
+
 def module_has_vm_list() -> bool:
     from ansible_collections.hyperv.checkpoints.plugins.modules import checkpoint as mod  # noqa: E402
 
@@ -425,15 +486,17 @@ def module_has_vm_list() -> bool:
 def main(argv: t.Optional[t.Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--full", action="store_true", help="20 hosts x 50 VMs")
-    parser.add_argument("--hosts", type=int, default=4)
-    parser.add_argument("--vms", type=int, default=10, help="VMs per host")
+    parser.add_argument("--hosts", type=int, default=3)
+    parser.add_argument("--vms", type=int, default=6, help="VMs per host")
     parser.add_argument("--rtt", type=float, default=0.01, help="seconds added to every WS-Man reply")
     parser.add_argument("--forks", type=int, default=10)
     parser.add_argument("--throttle", type=int, default=10, help="per-VM task throttle (<= the shell quota)")
     parser.add_argument("--parallel", type=int, action="append", default=None,
-                        help="batched pipelines per host (repeatable; default: host concurrency 2, and --throttle)")
+                        help="batched pipelines per host (repeatable; default: 2, the hosts' concurrency)")
     parser.add_argument("--poll", type=float, default=1.0, help="batched merge poll interval")
     parser.add_argument("--skip-per-vm", action="store_true")
+    parser.add_argument("--driver", action="store_true",
+                        help="also run the batched path as a direct driver over the client (no module)")
     parser.add_argument("--out", default=str(REPO / "docs" / "performance.md"))
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     args = parser.parse_args(argv)
@@ -441,7 +504,8 @@ def main(argv: t.Optional[t.Sequence[str]] = None) -> int:
         args.hosts, args.vms = 20, 50
     if args.throttle > SHELL_LIMIT - 1:
         parser.error("--throttle must stay below the %d-shell quota" % SHELL_LIMIT)
-    parallels = args.parallel or sorted(set([2, args.throttle]))
+    batch_module = module_has_vm_list()
+    parallels = args.parallel or [module_default_parallel() if batch_module else 2]
 
     work = pathlib.Path(tempfile.mkdtemp(prefix="hvbench-"))
     spec = generate_fleet(args.hosts, args.vms)
@@ -456,15 +520,20 @@ def main(argv: t.Optional[t.Sequence[str]] = None) -> int:
     try:
         session = min(one_session(sim, host_names[0]) for _ in range(3))
         write_per_vm_files(work, sim, spec, args.forks)
-        paths: t.List[t.Tuple[str, t.Any]] = []
+        paths: t.List[t.Tuple[str, str, t.Any]] = []
         if not args.skip_per_vm:
-            paths.append(("per-VM (ansible-playbook)", None))
-        for p in parallels:
-            paths.append(("batched driver, parallel %d" % p, p))
+            paths.append(("per-VM (ansible-playbook, task per VM)", "pervm", None))
+        if batch_module:
+            for p in parallels:
+                paths.append(("batched (ansible-playbook, task per host), parallel %d" % p, "module", p))
+        if args.driver or not batch_module:
+            for p in parallels:
+                paths.append(("batched client driver (not a module), parallel %d" % p, "driver", p))
         floors: t.Dict[str, t.List[float]] = {"checkpoint": [], "remove": []}
         actions: t.Dict[t.Tuple[str, str], t.Dict[str, int]] = {}
-        for label, parallel in paths:
-            name = "bench-%s" % ("pervm" if parallel is None else "p%d" % parallel)
+        holders: t.Set[str] = set()
+        for label, kind, parallel in paths:
+            name = "bench-%s" % (kind if parallel is None else "%s-p%d" % (kind, parallel))
             for job in ("checkpoint", "remove"):
                 state = sim.state()
                 base, _ = (floor_checkpoint if job == "checkpoint" else floor_merge)(state, name)
@@ -472,11 +541,12 @@ def main(argv: t.Optional[t.Sequence[str]] = None) -> int:
                 floors[job].append(floor)
                 sim.reset_stats()
                 print("bench: %-32s %-10s ..." % (label, job), end="", flush=True)
-                if parallel is None:
-                    wall, cpu, ok, failed = run_per_vm(work, sim, job, name, args.throttle)
-                else:
+                if kind == "driver":
                     wall, cpu, ok, failed = run_batched(sim, host_names, job, name, parallel, args.poll)
+                else:
+                    wall, cpu, ok, failed = run_playbook(work, sim, job, name, args.throttle, parallel)
                 stats = sim.stats()
+                ok, failed, holders = outcome(sim.state(), name, job, holders)
                 max_shells = max(stats.get("max_concurrent_shells", {}).values() or [0])
                 res = Result(job, label, n_vms, args.hosts, wall, floor, soap_requests(stats), stats.get("requests", 0),
                              max_shells, cpu, ok, failed)
@@ -494,10 +564,11 @@ def main(argv: t.Optional[t.Sequence[str]] = None) -> int:
         ordered += rows
         if rows:
             f = min(floors[job])
-            ordered.append(Result(job, "floor", n_vms, args.hosts, f, f, 0, 0, 0, 0.0, 0, 0))
+            ordered.append(Result(job, "floor (cost model, lowest of the runs)", n_vms, args.hosts, f, f, 0, 0, 0, 0.0,
+                                  0, 0))
     by = dict(((r.job, r.path), r) for r in results)
     for job in ("checkpoint", "remove"):
-        pv = by.get((job, "per-VM (ansible-playbook)"))
+        pv = by.get((job, "per-VM (ansible-playbook, task per VM)"))
         for r in results:
             if r.job == job and r.path.startswith("batched") and pv is not None:
                 notes.append("* %s, %s: %.1fx the per-VM wall time, %.1fx fewer WS-Man requests, %.0fx less controller "
@@ -511,11 +582,17 @@ def main(argv: t.Optional[t.Sequence[str]] = None) -> int:
         "machine": platform.machine(), "cpus": os.cpu_count(), "python": platform.python_version(),
         "ansible": subprocess.run([PY, "-c", "import ansible.release as r; print(r.__version__)"], capture_output=True,
                                   text=True, check=False).stdout.strip(),
+        "commit": git_describe(),
+        "io_bound": IO_BOUND,
         "hosts": args.hosts, "vms": args.vms, "rtt": args.rtt, "session": session, "forks": args.forks,
         "throttle": args.throttle, "notes": notes + NOTES,
         "batched_label": (
-            "the `checkpoint` module has a VM-list option, but this bench still drives the client directly"
-            if module_has_vm_list() else
+            "`ansible-playbook` with one `hyperv.checkpoints.checkpoint` task per Hyper-V host in batch mode "
+            "(`vm_ids: \"{{ hyperv_vm_ids }}\"`, `parallel`, `batch_failure: collect`; remove with "
+            "`wait_for_merge: true`), delegated to localhost: one session per host."
+            + (" The client driver rows (`--driver`) run the same batch directly over the collection's client, "
+               "without a module and without its preflight." if args.driver else "")
+            if batch_module else
             "**a direct Python driver over the collection's client, not a module**: the `checkpoint` module has no "
             "VM-list option yet. Per Hyper-V host one session (`PSRPTransport(max_runspaces=N)`, "
             "`HyperVClient(parallel=N)`), one pipeline listing every checkpoint of the host (idempotency), then one "
@@ -539,10 +616,12 @@ def main(argv: t.Optional[t.Sequence[str]] = None) -> int:
 
 
 NOTES = [
-    "* hvsim lets any number of `Checkpoint-VM` run at once on a host; only merges are bound by the host's "
-    "`concurrency`. The checkpoint floor assumes the host runs `concurrency` checkpoints at once, so a path that "
-    "runs more at once than that (per-VM with throttle 10, batched with parallel 10) can finish below the floor "
-    "in the simulator; on a real host it could not. Batched with parallel 2 is the setting the floor describes.",
+    "* The floor (the issue's definition: work / concurrency) is below what the cost model allows when standard "
+    "checkpoints save memory: their I/O shares the host's throughput (S), so it does not shrink with concurrency "
+    "(see the I/O bound above). hvsim fixes S when a checkpoint starts, so starting many memory-saving "
+    "checkpoints at once (per-VM with throttle 10, batched with a large parallel) makes the later ones slow for "
+    "their whole duration even after the others finished: parallelism beyond the host's concurrency is "
+    "penalised, which a real host's processor sharing would not do as strongly.",
     "* The PSRP transport runs a batch in waves of `parallel` pipelines (`_psrp.PSRPTransport._run`): each wave "
     "waits for its slowest pipeline, so VMs with long checkpoints (memory saved at 400 MiB/s) hold up the wave. "
     "A sliding window (start the next pipeline when any finishes) would bring the batched path to the floor.",
