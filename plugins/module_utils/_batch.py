@@ -206,6 +206,8 @@ class BatchRunner(object):
         self.entries = []
         self.view = None
         self.stopped_by = None
+        #: what the batch is doing, for the message when the session itself fails
+        self.phase = "read the VMs and their checkpoints"
 
     # ------------------------------------------------------------------ helpers
     def fail(self, entry, exc, action):
@@ -351,6 +353,7 @@ class BatchRunner(object):
 
     def wait_idle(self):
         """Fail the targets a backup / apply / critical state holds; wait for the others together."""
+        self.phase = "wait for the busy VMs"
         view = self.view
         waiting = []
         for entry in self.live():
@@ -410,6 +413,7 @@ class BatchRunner(object):
 
     # ------------------------------------------------------------------ 3. decide
     def decide(self):
+        self.phase = "check the preconditions for checkpoint %s" % lc.quote(self.name)
         reserved = {}
         for entry in self.live():
             entry.before = list(self.view.checkpoints.get(entry.vm_id) or [])
@@ -546,6 +550,7 @@ class BatchRunner(object):
         todo = [e for e in self.live() if e.action in ("create", "remove")]
         if self.check_mode or not todo:
             return
+        self.phase = "%s checkpoint %s" % ("create" if self.state == "present" else "remove", lc.quote(self.name))
         if self.fail_fast:
             first = next((e for e in self.entries if e.failed), None)
             if first is not None:
@@ -720,6 +725,7 @@ class BatchRunner(object):
         merging = [e for e in self.live() if e.action == "remove" and e.wrote]
         if self.check_mode or not merging or not self.params["wait_for_merge"]:
             return
+        self.phase = "wait for the disk merges after removing checkpoint %s" % lc.quote(self.name)
         start = lc.monotonic()
         deadline = start + max(0.0, float(self.params["merge_timeout"]))
         pending = dict((e.vm_id, e) for e in merging)
@@ -745,6 +751,7 @@ class BatchRunner(object):
 
     def finish(self):
         """The after state of every VM (one more read round outside check mode)."""
+        self.phase = "read the VMs and their checkpoints after the changes"
         wrote = any(e.wrote or e.failed for e in self.entries) and not self.check_mode
         view = self.view
         if wrote:

@@ -875,7 +875,8 @@ def main_batch(module):
         # the writes already confirmed
         entries = runner.entries if runner is not None else []
         result = {"changed": any(e.wrote for e in entries), "results": [e.result() for e in entries]}
-        module.fail_from(exc, "read the VMs and their checkpoints", result=result)
+        module.fail_from(exc, runner.phase if runner is not None else "read the VMs and their checkpoints",
+                         result=result)
     entries = runner.entries
     for entry in entries:
         for warning in entry.warnings:

@@ -406,3 +406,36 @@ def test_busy_vm_is_waited_for_together(lab):
     assert not e["web01"]["failed"] and count_named(lab, WEB01, "after-merge") == 1
     assert e["app01"]["failed"] and "backup" in e["app01"]["msg"]
     assert not e["deep01"]["failed"]
+
+
+class DeadAfterWritesTransport(EngineTransport):
+    """Applies the writes, then the host is unreachable for good (every later call fails)."""
+
+    dead = False
+
+    def _run(self, pipelines, parallel):
+        if self.dead:
+            raise HvConnectionError("refused", request_sent=False)
+        if any(is_write_pipeline(p) for p in pipelines):
+            super()._run(pipelines, parallel)
+            self.dead = True
+            raise HvConnectionError("dropped", write_may_have_applied=True, request_sent=True)
+        return super()._run(pipelines, parallel)
+
+
+def test_host_lost_after_writes_reports_unknown_and_rerun_converges(lab):
+    def factory(options, max_parallel=1):
+        return DeadAfterWritesTransport(options, lab, "HV01")
+
+    with mock.patch(MODULE_BASE + ".create_transport", side_effect=factory), \
+            mock.patch.object(batch.lc, "sleep", lambda s: None):
+        r = module_run("checkpoint", {"vm_names": ["web01", "deep01"], "name": "lost", "poll_interval": 0,
+                                      "hyperv_host": "engine.invalid", "hyperv_username": "hvsim\\tester",
+                                      "hyperv_password": "unused-by-engine-transport"})
+    assert r.failed
+    assert all(e["failed"] and "state of this VM is unknown" in e["msg"] for e in r["results"])
+    assert "Run the task again" in r["msg"]
+    # the writes did happen; the rerun adopts them and creates nothing more
+    r = run("checkpoint", {"vm_names": ["web01", "deep01"], "name": "lost"}, lab)
+    assert not r.failed and not r.changed
+    assert count_named(lab, WEB01, "lost") == 1 and count_named(lab, DEEP01, "lost") == 1
