@@ -60,8 +60,10 @@ options:
         about 2 bulk disk operations at full speed (merges, the memory copy of a standard checkpoint); the fixed
         part of a checkpoint (the VSS quiesce of a production checkpoint) does not use that capacity, so twice
         the capacity keeps the host busy. Higher values mostly add contention on the host's storage.
-      - With O(hyperv_transport=winrm) the pipelines of one chunk are sent in one request and run one after the
-        other on the host, so O(parallel) only sets the chunk size.
+      - The writes are sent in chunks of O(parallel) pipelines. With PSRP a chunk runs concurrently and the next
+        chunk starts when its slowest pipeline has finished. With O(hyperv_transport=winrm) the pipelines of one
+        chunk are sent in one request and run one after the other on the host, so O(parallel) only sets the chunk
+        size.
     type: int
     default: 4
   batch_failure:
