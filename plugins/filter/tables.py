@@ -109,7 +109,7 @@ def checkpoint_tree(vm):
         for index, kid in enumerate(kids):
             walk(kid, child_prefix, index == len(kids) - 1)
 
-    roots = [c for c in children.get(None, [])]
+    roots = list(children.get(None, []))
     orphans = [cid for cid, c in by_id.items() if c.get("parent_id") and c["parent_id"] not in by_id]
     roots.extend(orphans)
     for index, root in enumerate(roots):

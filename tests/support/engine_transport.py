@@ -45,6 +45,6 @@ class EngineTransport(Transport):
         results = []
         for pipeline in pipelines:
             self.pipelines_run.append(pipeline)
-            calls = [CommandCall(c["cmdlet"], [(n, v) for n, v in c["parameters"]]) for c in pipeline]
+            calls = [CommandCall(c["cmdlet"], [tuple(pair) for pair in c["parameters"]]) for c in pipeline]
             results.append(plain_result(self.engine.run_pipeline(calls, context)))
         return results
