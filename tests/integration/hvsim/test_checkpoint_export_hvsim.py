@@ -1,7 +1,7 @@
 """checkpoint_export through both real transports (PSRP and WinRS) against a live hvsim server.
 
-Needs the file cmdlets in hvsim (handlers and catalogue entries) and, for WinRS, on the runner's
-allow-list; each test says which piece is missing when it skips.
+The manifest and the hashes go through hvsim's file cmdlets (Get-ChildItem, Get-FileHash, Import-Csv,
+Set-Content, New-Item, Remove-Item), which the WinRS runner allow-lists.
 """
 
 from __future__ import annotations
@@ -9,36 +9,10 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.hyperv.checkpoints.plugins.module_utils import _export as ex
-from ansible_collections.hyperv.checkpoints.plugins.module_utils._winrs_runner import ALLOWED_CMDLETS
 from hvsim.model import paths
 from support.modules import run_module
 
-
-def hvsim_has_file_cmdlets():
-    """True when hvsim serves the file cmdlets: handlers registered and catalogued under their modules."""
-    import hvsim.engine.cmdlets  # noqa: F401  (registers the handlers)
-    from hvsim.engine.catalogue import get_catalogue
-    from hvsim.engine.registry import HANDLERS
-
-    catalogue = get_catalogue()
-    return all(c.split("\\", 1)[1] in HANDLERS and catalogue.resolve_command(c) is not None for c in ex.EXPORT_CMDLETS)
-
-
 WEB01 = "6f0c2d9e-0002-4c00-8a00-000000000002"  # HV01, Running, before-patch -> after-patch
-
-
-@pytest.fixture
-def need():
-    """``need(transport)``: skip, saying what is missing, unless hvsim and the transport can run the file cmdlets."""
-    def check(transport):
-        if not hvsim_has_file_cmdlets():
-            pytest.skip("hvsim does not serve the file cmdlets yet (handlers in tests/hvsim/engine/cmdlets/files.py, "
-                        "entries in tests/hvsim/engine/catalogue_extra.json)")
-        if transport == "winrm" and not set(ex.EXPORT_CMDLETS) <= set(ALLOWED_CMDLETS):
-            pytest.skip("the WinRS runner's ALLOWED_CMDLETS lacks %s" % ", ".join(
-                sorted(set(ex.EXPORT_CMDLETS) - set(ALLOWED_CMDLETS))))
-
-    return check
 
 
 def conn(sim, transport, host="HV01"):
@@ -59,12 +33,11 @@ def manifest_on_host(lab, folder):
     f = vol.files.get(paths.key(paths.join(folder, ex.MANIFEST_NAME)))
     if f is None:
         return None
-    return ex.manifest_from_rows(ex.parse_manifest_text(f.text if getattr(f, "text", None) is not None else f.content))
+    return ex.manifest_from_rows(ex.parse_manifest_text(f.text))
 
 
 @pytest.mark.parametrize("transport", ["psrp", "winrm"])
-def test_export_check_apply_verify_rerun(hvsim, transport, need):
-    need(transport)
+def test_export_check_apply_verify_rerun(hvsim, transport):
     args = dict(conn(hvsim, transport), vm_id=WEB01, name="before-patch", path="E:\\Exports", verify=True,
                 keep=2, poll_interval=0)
     digest = hvsim.digest()
@@ -89,9 +62,8 @@ def test_export_check_apply_verify_rerun(hvsim, transport, need):
 
 
 @pytest.mark.parametrize("transport", ["psrp", "winrm"])
-def test_export_unc_access_denied(hvsim, transport, need):
+def test_export_unc_access_denied(hvsim, transport):
     """test-matrix A24, with delegated credentials modelled so that the host's computer account is what fails."""
-    need(transport)
     hvsim.lab.switches["session_unc_access"] = "allow"
     for share in hvsim.lab.shares.values():
         share.users = list(getattr(share, "users", [])) + ["Everyone"]
@@ -101,9 +73,8 @@ def test_export_unc_access_denied(hvsim, transport, need):
 
 
 @pytest.mark.parametrize("transport", ["psrp", "winrm"])
-def test_export_disk_fills_midway_is_never_complete(hvsim, transport, need):
+def test_export_disk_fills_midway_is_never_complete(hvsim, transport):
     """Acceptance: the disk fills during the export -> clear error; the partial export stays incomplete."""
-    need(transport)
     lab = hvsim.lab
 
     def fill(op):
@@ -128,9 +99,8 @@ def test_export_disk_fills_midway_is_never_complete(hvsim, transport, need):
 
 
 @pytest.mark.parametrize("transport", ["psrp", "winrm"])
-def test_export_unc_without_delegation_is_explained(hvsim, transport, need):
+def test_export_unc_without_delegation_is_explained(hvsim, transport):
     """NTLM sessions have no delegated credentials: the manifest on a share is out of reach (second hop)."""
-    need(transport)
     digest = hvsim.digest()
     r = run_module("checkpoint_export", dict(conn(hvsim, transport), vm_id=WEB01, name="before-patch",
                                              path="\\\\fs01\\exports\\hv01", poll_interval=0))

@@ -1,11 +1,10 @@
-"""checkpoint_export against the hvsim model (engine transport + the file layer in export_fs_fake)."""
+"""checkpoint_export against the hvsim model through the engine transport (hvsim's own file cmdlets)."""
 
 from __future__ import annotations
 
 import pytest
 
 from ansible_collections.hyperv.checkpoints.plugins.module_utils import _export as ex
-from export_fs_fake import file_cmdlets
 from hvsim.lab import load_lab
 from hvsim.model import messages as M
 from hvsim.model import paths
@@ -20,8 +19,7 @@ MANIFEST = "hyperv-checkpoints-export.csv"
 
 @pytest.fixture
 def lab():
-    with file_cmdlets():
-        yield load_lab("demo")
+    return load_lab("demo")
 
 
 @pytest.fixture
@@ -54,8 +52,7 @@ def manifest_on_host(lab, host, folder):
     f = files_under(lab, host, folder).get(paths.join(folder, MANIFEST))
     if f is None:
         return None
-    text = f.text if getattr(f, "text", None) is not None else f.content  # hvsim keeps Set-Content text in .text
-    return ex.manifest_from_rows(ex.parse_manifest_text(text))
+    return ex.manifest_from_rows(ex.parse_manifest_text(f.text))  # hvsim keeps Set-Content text in .text
 
 
 def cp_id(lab, vm_id, name):
@@ -291,10 +288,6 @@ def test_merge_in_progress_is_waited_for(lab):
 
 def test_unc_without_delegation_explains_the_second_hop(lab):
     """The manifest is read/written by the session user: without delegation a share is out of reach."""
-    from export_fs_fake import hvsim_has_file_cmdlets
-
-    if not hvsim_has_file_cmdlets():
-        pytest.skip("the local file layer does not model the second hop; hvsim's file cmdlets do")
     digest = lab.digest()
     r = export(lab, vm_id=WEB01, name="before-patch", path="\\\\fs01\\exports\\hv01")
     assert r.failed and not r.changed
