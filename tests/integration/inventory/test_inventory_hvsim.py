@@ -140,3 +140,60 @@ def test_winrm_transport(inventory):
     assert run.rc == 0, run.stderr
     assert run.hostvars["web01@HV02"]["hyperv_host"] == "HV02"
     assert run.hostvars["nightly49@HV03"]["hyperv_checkpoint_count"] == 49
+
+
+def _hold_shell(lab, host):
+    """Open one PSRP session on ``host`` as the lab user (takes one shell of the quota)."""
+    from ansible_collections.hyperv.checkpoints.plugins.module_utils._connection import build_connection_options
+    from ansible_collections.hyperv.checkpoints.plugins.module_utils._psrp import PSRPTransport
+
+    options, _ = build_connection_options({
+        "hyperv_host": lab.host, "hyperv_port": lab.port(host, "https"), "hyperv_auth": "ntlm",
+        "hyperv_username": lab.username, "hyperv_password": lab.password, "hyperv_ca_path": lab.ca_path,
+    })
+    transport = PSRPTransport(options)
+    transport.open()
+    return transport
+
+
+def test_quota_fault_is_retried_with_backoff(inventory, lab):
+    import threading
+
+    lab.inject_fault("max_shells_per_user", value=1)
+    holder = _hold_shell(lab, "HV02")
+    lab.reset_stats()
+    done = threading.Event()
+
+    def release_after_first_fault():
+        # free the shell once the inventory has hit the quota, so a retry can succeed
+        while not done.is_set():
+            if lab.stats()["faults_fired"].get("max_shells_per_user", 0) >= 1:
+                holder.close()
+                return
+            done.wait(0.05)
+
+    watcher = threading.Thread(target=release_after_first_fault, daemon=True)
+    watcher.start()
+    try:
+        run = inventory({"query_retries": 3, "retry_delay": 1.0})
+    finally:
+        done.set()
+        watcher.join(5)
+        holder.close()
+    assert run.rc == 0, run.stderr
+    assert lab.stats()["faults_fired"].get("max_shells_per_user", 0) >= 1
+    assert "could not be queried" not in run.stderr
+    assert "web01@HV02" in run.hostvars and run.hostvars["HV02"]["hyperv_reachable"] is True
+
+
+def test_quota_fault_that_persists_names_the_host(inventory, lab):
+    lab.inject_fault("max_shells_per_user", value=1)
+    holder = _hold_shell(lab, "HV02")
+    try:
+        run = inventory({"query_retries": 1, "retry_delay": 0.2})
+    finally:
+        holder.close()
+    assert run.rc == 0, run.stderr
+    assert "HV02 could not be queried" in run.stderr and "MaxShellsPerUser" in run.stderr
+    assert run.group("hyperv_unreachable") == ["HV02"]
+    assert "web01@HV01" in run.hostvars and "nightly49@HV03" in run.hostvars
