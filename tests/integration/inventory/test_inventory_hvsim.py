@@ -147,7 +147,7 @@ def _hold_shell(lab, host):
     from ansible_collections.hyperv.checkpoints.plugins.module_utils._connection import build_connection_options
     from ansible_collections.hyperv.checkpoints.plugins.module_utils._psrp import PSRPTransport
 
-    options, _ = build_connection_options({
+    options, _warnings = build_connection_options({
         "hyperv_host": lab.host, "hyperv_port": lab.port(host, "https"), "hyperv_auth": "ntlm",
         "hyperv_username": lab.username, "hyperv_password": lab.password, "hyperv_ca_path": lab.ca_path,
     })
