@@ -354,7 +354,7 @@ def write_per_vm_files(work: pathlib.Path, sim: Sim, spec: t.Dict[str, t.Any], f
 
 
 def run_playbook(work: pathlib.Path, sim: Sim, job: str, name: str, throttle: int,
-                 parallel: t.Optional[int] = None) -> t.Tuple[float, float, int, int]:
+                 parallel: t.Optional[int] = None, forks: t.Optional[int] = None) -> t.Tuple[float, float, int, int]:
     """per-VM playbook (``parallel`` None) or one batched task per Hyper-V host."""
     state = "present" if job == "checkpoint" else "absent"
     extra = "" if job == "checkpoint" else "        wait_for_merge: true\n"
@@ -372,7 +372,10 @@ def run_playbook(work: pathlib.Path, sim: Sim, job: str, name: str, throttle: in
         "HYPERV_PASSWORD": sim.ep["password"],
     })
     cpu0, t0 = cpu_children(), time.monotonic()
-    proc = subprocess.run([ANSIBLE_PLAYBOOK, "-i", str(work / "inventory.json"), str(book)], env=env, cwd=str(work),
+    cmd = [ANSIBLE_PLAYBOOK, "-i", str(work / "inventory.json"), str(book)]
+    if forks:
+        cmd += ["--forks", str(forks)]
+    proc = subprocess.run(cmd, env=env, cwd=str(work),
                           capture_output=True, text=True, check=False)
     wall, cpu = time.monotonic() - t0, cpu_children() - cpu0
     (work / ("%s-%s.log" % (job, name))).write_text(proc.stdout + proc.stderr)
@@ -544,7 +547,10 @@ def main(argv: t.Optional[t.Sequence[str]] = None) -> int:
                 if kind == "driver":
                     wall, cpu, ok, failed = run_batched(sim, host_names, job, name, parallel, args.poll)
                 else:
-                    wall, cpu, ok, failed = run_playbook(work, sim, job, name, args.throttle, parallel)
+                    # batched: one task per Hyper-V host, each holding one session: forks >= hosts
+                    wall, cpu, ok, failed = run_playbook(work, sim, job, name, max(args.throttle, args.hosts)
+                                                         if parallel else args.throttle, parallel,
+                                                         forks=max(args.forks, args.hosts) if parallel else None)
                 stats = sim.stats()
                 ok, failed, holders = outcome(sim.state(), name, job, holders)
                 max_shells = max(stats.get("max_concurrent_shells", {}).values() or [0])
@@ -593,7 +599,9 @@ def main(argv: t.Optional[t.Sequence[str]] = None) -> int:
         "batched_label": (
             "`ansible-playbook` with one `hyperv.checkpoints.checkpoint` task per Hyper-V host in batch mode "
             "(`vm_ids: \"{{ hyperv_vm_ids }}\"`, `parallel`, `batch_failure: collect`; remove with "
-            "`wait_for_merge: true`), delegated to localhost: one session per host."
+            "`wait_for_merge: true`), delegated to localhost: one session per host; forks and throttle = "
+            "max(%d, hosts) so every host runs at once (a task holds one session, the quota is not at risk)."
+            % args.forks
             + (" The client driver rows (`--driver`) run the same batch directly over the collection's client, "
                "without a module and without its preflight." if args.driver else "")
             if batch_module else
