@@ -17,7 +17,7 @@ import typing as t
 import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[3]
-INVENTORY = REPO / "extensions" / "molecule" / "_shared" / "inventory.yml"
+INVENTORY = REPO / "extensions" / "molecule" / "_shared" / "inventory" / "hosts.yml"
 FILES = pathlib.Path(__file__).resolve().parent / "files"
 ANSIBLE_PLAYBOOK = pathlib.Path(sys.executable).parent / "ansible-playbook"
 
