@@ -48,6 +48,15 @@ def test_domain_controller_in_multi_dc_domain_is_refused_with_the_reason(lab: La
     assert "USN rollback" in out
     assert lab.snapshot("dc01", "HV01") == before  # nothing taken, nothing patched
 
+    # The per-VM override for a single-DC domain: allowed, with a production checkpoint that is merged afterwards.
+    proc = lab.run(PLAYBOOK, limit="dc01", extra={"pre_patch_patch_tasks": str(FILES / "patch_fail.yml"),
+                                                  "checkpoint_guard_domain_dc_count": 1})
+    out = proc.stdout
+    assert proc.returncode == 0, out
+    assert "dc01 on HV01: allowed (production checkpoint required)" in out, out
+    assert "dc01: patched - patched and healthy; checkpoint pre-patch-" in out, out
+    assert lab.snapshot("dc01", "HV01") == before
+
 
 def test_hyperv_host_unreachable_mid_run_others_complete_and_failure_is_listed(lab: Lab) -> None:
     vms = {"lnx01": ("lnx01", "HV01"), "file01": ("file01", "HV02"), "sql01": ("sql01", "HV02"),
