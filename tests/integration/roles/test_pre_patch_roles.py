@@ -17,21 +17,24 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(300
 def test_patch_failure_rolls_back_to_the_exact_pre_patch_state(lab: Lab) -> None:
     # web01 (HV01) runs, with two checkpoints; web01 on HV02 is off. The patch breaks web01 (turns it off and
     # fails); on the HV02 one the patch succeeds but the health check fails.
-    before = {("web01", "HV01"): lab.snapshot("web01", "HV01"), ("web01", "HV02"): lab.snapshot("web01", "HV02")}
+    # file01 (HV02) is saved; its patch breaks it too.
+    before = {m: lab.snapshot(*m) for m in [("web01", "HV01"), ("web01", "HV02"), ("file01", "HV02")]}
     assert before[("web01", "HV01")]["state"] == "Running"
     assert before[("web01", "HV02")]["state"] == "Off"
+    assert before[("file01", "HV02")]["state"] == "Saved"
 
-    proc = lab.run(PLAYBOOK, limit="web01,web01-hv02", extra={
+    proc = lab.run(PLAYBOOK, limit="web01,web01-hv02,file01", extra={
         "pre_patch_patch_tasks": str(FILES / "patch_fail.yml"),
         "pre_patch_health_tasks": str(FILES / "health.yml"),
-        "fail_patch_on": ["web01"],
+        "fail_patch_on": ["web01", "file01"],
         "fail_health_on": ["web01-hv02"],
     })
     out = proc.stdout
     assert proc.returncode != 0, out
     assert "web01: rolled_back - rolled back to pre-patch-" in out, out
     assert "web01-hv02: rolled_back - rolled back to pre-patch-" in out, out
-    assert "VM Running, was Running" in out and "VM Off, was Off" in out, out
+    assert "file01: rolled_back - rolled back to pre-patch-" in out, out
+    assert "VM Running, was Running" in out and "VM Off, was Off" in out and "VM Saved, was Saved" in out, out
     assert "simulated patch failure" in out and "simulated health check failure" in out, out
 
     for key, was in before.items():
