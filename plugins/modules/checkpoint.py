@@ -57,7 +57,7 @@ options:
       - Batch mode. At most this many create or remove pipelines run at once on the one runspace pool of the
         session (PSRP). Between 1 and 16.
       - The default 2 is the host capacity of the cost model the collection is measured with (docs/hvsim.md,
-        section 4): a host runs about 2 bulk disk operations at full speed (merges, the memory copy of a standard
+        section 4). A host runs about 2 bulk disk operations at full speed (merges, the memory copy of a standard
         checkpoint), and every further one started at the same time is slower for its whole duration. Measured
         on a 20-VM simulated host through PSRP, creating the checkpoints took 279 s with 1, 270 s with 2 and
         406 s with 4. Batches of production checkpoints of running VMs (a fixed VSS quiesce, no memory copy)

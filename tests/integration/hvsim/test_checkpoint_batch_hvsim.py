@@ -113,12 +113,12 @@ def test_dropped_reply_mid_batch_converges(fleet, transport):
     sim.inject_fault("drop_after_mutation", count=1, after=2)
     r = run_module("checkpoint", base)
     assert sim.faults.to_dict()["faults"][0]["fired"] == 1
-    counts, _ = named_counts(sim, transport, ids, "drop-batch")
+    counts, _info = named_counts(sim, transport, ids, "drop-batch")
     assert max(counts.values()) == 1, counts  # no VM checkpointed twice
     assert not r.failed, r.get("msg")
     r = run_module("checkpoint", base)
     assert not r.failed and not r.changed
-    counts, _ = named_counts(sim, transport, ids, "drop-batch")
+    counts, _info = named_counts(sim, transport, ids, "drop-batch")
     assert set(counts.values()) == {1}
 
 
@@ -133,7 +133,7 @@ def test_quota_fault_mid_batch_converges_on_rerun(fleet, transport):
     r = run_module("checkpoint", base)
     assert sim.stats()["faults_fired"].get("max_concurrent_operations", 0) >= 1
     sim.faults.set("max_concurrent_operations", 1500)
-    counts, _ = named_counts(sim, transport, ids, "quota-batch")
+    counts, _info = named_counts(sim, transport, ids, "quota-batch")
     assert max(counts.values()) <= 1, counts  # no VM checkpointed twice
     assert sum(counts.values()) >= 1, "the fault should hit mid-batch, after some writes"
     done = [e for e in r["results"] if e["changed"]]
@@ -144,7 +144,7 @@ def test_quota_fault_mid_batch_converges_on_rerun(fleet, transport):
     assert any("WinRM quota" in w for e in r["results"] for w in e["warnings"])
     r = run_module("checkpoint", base)
     assert not r.failed, r.get("msg")
-    counts, _ = named_counts(sim, transport, ids, "quota-batch")
+    counts, _info = named_counts(sim, transport, ids, "quota-batch")
     assert set(counts.values()) == {1}, counts
     r = run_module("checkpoint", base)
     assert not r.failed and not r.changed

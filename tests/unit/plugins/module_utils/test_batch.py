@@ -32,7 +32,7 @@ def test_two_vms_cannot_count_the_same_free_bytes():
 
 def test_needs_of_one_vm_add_up_per_volume_and_unknown_volumes_are_reported():
     volumes = [vol("C", 50 * GiB), vol("D", 1 * GiB)]
-    report, problems, _ = batch.reserve_space(
+    report, problems, _claim = batch.reserve_space(
         volumes, [need("D:\\a", GiB // 2), need("D:\\b", GiB // 2 + 1), need("C:\\c", 1), need("\\\\fs\\s\\x", 5)], {})
     by = dict((r["volume"], r) for r in report)
     assert by["D:\\"]["needed_bytes"] == GiB + 1 and not by["D:\\"]["ok"]
@@ -41,8 +41,8 @@ def test_needs_of_one_vm_add_up_per_volume_and_unknown_volumes_are_reported():
 
 
 def test_free_space_unknown_is_not_a_refusal():
-    report, problems, _ = batch.reserve_space([Volume(drive_letter="E", size_remaining=None)],
-                                              [need("E:\\x", GiB)], {"E": 10 * GiB})
+    volumes = [Volume(drive_letter="E", size_remaining=None)]
+    report, problems, _claim = batch.reserve_space(volumes, [need("E:\\x", GiB)], {"E": 10 * GiB})
     assert report[0]["ok"] and problems == []
 
 

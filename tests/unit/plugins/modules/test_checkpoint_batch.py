@@ -319,7 +319,7 @@ def test_lost_write_is_reread_never_repeated_blindly(lab, mode, state):
         assert len(tr.sent) == 4 + 4 and len(applied) == 4
     for vm_id in (WEB01, APP01, LNX01, DEEP01):
         assert count_named(lab, vm_id, args["name"]) == (1 if state == "present" else 0)
-    r, _ = run_flaky(lab, args, mode="none")
+    r, _tr = run_flaky(lab, args, mode="none")
     assert not r.failed and not r.changed
 
 
@@ -332,7 +332,7 @@ def test_lost_write_with_fail_fast_is_not_retried(lab):
     assert e["app01"]["failed"] and "not applied" in e["app01"]["msg"]
     assert e["lnx01"]["skipped"] and e["deep01"]["skipped"]
     assert [count_named(lab, v, "ffd") for v in (WEB01, APP01, LNX01, DEEP01)] == [1, 0, 0, 0]
-    r, _ = run_flaky(lab, {"vm_names": HV01_OK, "name": "ffd"}, mode="none")
+    r, _tr = run_flaky(lab, {"vm_names": HV01_OK, "name": "ffd"}, mode="none")
     assert not r.failed and r["summary"]["changed"] == 3
     assert [count_named(lab, v, "ffd") for v in (WEB01, APP01, LNX01, DEEP01)] == [1, 1, 1, 1]
 
