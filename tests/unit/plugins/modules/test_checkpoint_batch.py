@@ -439,3 +439,22 @@ def test_host_lost_after_writes_reports_unknown_and_rerun_converges(lab):
     r = run("checkpoint", {"vm_names": ["web01", "deep01"], "name": "lost"}, lab)
     assert not r.failed and not r.changed
     assert count_named(lab, WEB01, "lost") == 1 and count_named(lab, DEEP01, "lost") == 1
+
+
+def test_remove_with_children_per_vm(lab):
+    """remove_children removes each VM's subtree; a VM without the checkpoint is unchanged."""
+    before = names(lab, DEEP01)
+    assert "L3" in before
+    args = {"vm_names": ["deep01", "web01"], "name": "L3", "state": "absent", "remove_children": True}
+    digest = lab.digest()
+    r = run("checkpoint", args, lab, check_mode=True, diff=True)
+    assert not r.failed and lab.digest() == digest
+    e = by_name(r)
+    assert e["web01"]["action"] == "none" and not e["web01"]["changed"]
+    removed = [c["name"] for c in e["deep01"]["removed"]]
+    assert removed[0] == "L3" and len(removed) > 1
+    r = run("checkpoint", args, lab)
+    assert not r.failed, r.get("msg")
+    assert names(lab, DEEP01) == [n for n in before if n not in removed]
+    r = run("checkpoint", args, lab)
+    assert not r.failed and not r.changed
