@@ -157,6 +157,8 @@ class HostView(object):
         self.volumes = None
         self.cp_disks = {}
         self.vhds = {}
+        self.cps_failed = False
+        self.cp_errors = {}
 
     def vm(self, vm_id):
         for vm in self.vms:
@@ -255,12 +257,9 @@ class BatchRunner(object):
             view.vms.append(vm)
             view.raw[vm.id] = obj
         if _failed(res["cps"]):
-            # a VM moving away mid-listing: read the targets one by one instead
-            ids = [e.vm_id for e in self.entries if e.vm_id and view.vm(e.vm_id) is not None]
-            results = self.run_reads([HyperVClient.list_checkpoints_pipeline(v) for v in ids])
-            for vm_id, r in zip(ids, results):
-                if not _failed(r):
-                    view.checkpoints[vm_id] = [Checkpoint.from_plain(o) for o in r.get("output") or []]
+            # a VM moving away mid-listing: read the targets one by one instead (per_vm_listings)
+            view.cps_failed = True
+            self.per_vm_listings(view)
         else:
             for vm in view.vms:
                 view.checkpoints[vm.id] = []
@@ -287,6 +286,19 @@ class BatchRunner(object):
                     view.cp_disks.setdefault(normalize_guid(str(sid), "VMSnapshotId"), []).append(
                         Disk.from_plain(obj))
         return view
+
+    def per_vm_listings(self, view):
+        """Checkpoints of each target VM, one concurrent pipeline per VM (when the host-wide listing failed)."""
+        ids = [e.vm_id for e in self.entries
+               if e.vm_id and view.vm(e.vm_id) is not None and e.vm_id not in view.checkpoints]
+        if not ids:
+            return
+        results = self.run_reads([HyperVClient.list_checkpoints_pipeline(v) for v in ids])
+        for vm_id, r in zip(ids, results):
+            try:
+                view.checkpoints[vm_id] = [Checkpoint.from_plain(o) for o in raise_for_result(r, "listing checkpoints")]
+            except HyperVError as exc:
+                view.cp_errors[vm_id] = exc
 
     @staticmethod
     def _roles(result, ids):
@@ -333,6 +345,8 @@ class BatchRunner(object):
                                                category="ObjectNotFound"), "find the VM")
                 continue
             self._add(entry, vm, seen)
+        if view.cps_failed:
+            self.per_vm_listings(view)
         self.view = view
         return view
 
@@ -431,8 +445,7 @@ class BatchRunner(object):
         vm, cps = entry.vm, entry.before
         name = self.name
         matches = [c for c in cps if c.name == name]
-        if self.view.checkpoints.get(entry.vm_id) is None:
-            raise HvConnectionError("The checkpoints of the VM could not be listed", request_sent=False)
+        self._require_listing(entry)
         if matches and not self.params["allow_duplicate_name"]:
             entry.checkpoint = lc.checkpoint_summary(matches[0])
             if len(matches) > 1:
@@ -481,8 +494,7 @@ class BatchRunner(object):
 
     def _decide_remove(self, entry, reserved):
         vm, cps = entry.vm, entry.before
-        if self.view.checkpoints.get(entry.vm_id) is None:
-            raise HvConnectionError("The checkpoints of the VM could not be listed", request_sent=False)
+        self._require_listing(entry)
         entry.step = "remove checkpoint %s" % lc.quote(self.name)
         cp = lc.find_checkpoint_or_none(self.client, vm, cps, name=self.name)
         if cp is None:
@@ -511,6 +523,12 @@ class BatchRunner(object):
         commit(reserved, claim)
         entry.action = "remove"
         entry.changed = True
+
+    def _require_listing(self, entry):
+        if self.view.checkpoints.get(entry.vm_id) is None:
+            raise self.view.cp_errors.get(entry.vm_id) or CommandError(
+                "The checkpoints of the VM could not be listed", errors=[],
+                hint="Run the task again; if it persists, check the VM with hyperv.checkpoints.checkpoint_info.")
 
     def _check_idle(self, entry):
         """The VM as last read must be idle (wait_idle waited already); same texts as the single-VM path."""

@@ -458,3 +458,37 @@ def test_remove_with_children_per_vm(lab):
     assert names(lab, DEEP01) == [n for n in before if n not in removed]
     r = run("checkpoint", args, lab)
     assert not r.failed and not r.changed
+
+
+class HostListingErrorTransport(EngineTransport):
+    """The host-wide checkpoint listing reports an error (a VM moving away mid-listing)."""
+
+    def _run(self, pipelines, parallel):
+        out = []
+        for p in pipelines:
+            if p == batch.all_checkpoints_pipeline():
+                out.append({"output": [], "state": "Completed", "errors": [{
+                    "fqid": "OperationFailed", "category": "InvalidOperation", "message": "moved",
+                    "target": None, "exception": None}]})
+            else:
+                out.extend(super()._run([p], parallel))
+        return out
+
+
+def test_host_wide_listing_error_falls_back_to_per_vm_listings(lab):
+    made = []
+
+    def factory(options, max_parallel=1):
+        tr = HostListingErrorTransport(options, lab, "HV01")
+        made.append(tr)
+        return tr
+
+    with mock.patch(MODULE_BASE + ".create_transport", side_effect=factory):
+        r = module_run("checkpoint", {"vm_names": ["web01", "deep01"], "name": "fb-list", "poll_interval": 0,
+                                      "hyperv_host": "engine.invalid", "hyperv_username": "hvsim\\tester",
+                                      "hyperv_password": "unused-by-engine-transport"})
+    assert not r.failed, r.get("msg")
+    per_vm = [p for p in made[0].pipelines_run if p[0]["cmdlet"] == "Hyper-V\\Get-VM" and p[0]["parameters"]
+              and p[-1]["cmdlet"] == "Hyper-V\\Get-VMSnapshot"]
+    assert len(per_vm) >= 2
+    assert count_named(lab, WEB01, "fb-list") == 1 and count_named(lab, DEEP01, "fb-list") == 1
