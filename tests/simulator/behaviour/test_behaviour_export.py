@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hvsim.model import messages as M
 
-from conftest import DEMO_IDS, plain
+from behaviour_support import DEMO_IDS, plain
 
 GiB = 1024 ** 3
 

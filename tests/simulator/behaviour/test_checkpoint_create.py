@@ -7,7 +7,7 @@ import pytest
 from hvsim.model import messages as M
 from hvsim.model import paths
 
-from conftest import DEMO_IDS, plain
+from behaviour_support import DEMO_IDS, plain
 
 
 def _ckpt(call, name, snapname=None, **kw):

@@ -9,7 +9,7 @@ from hvsim.lab import LABS_DIR, build_lab
 from hvsim.model import FAULT_KINDS, ManualClock
 from hvsim.model import messages as M
 
-from conftest import DEMO_IDS, Caller, plain
+from behaviour_support import DEMO_IDS, Caller, plain
 
 
 def _ck(call, vm, name="f"):

@@ -6,7 +6,7 @@ import hashlib
 
 from hvsim.model.files import text_bytes
 
-from conftest import plain
+from behaviour_support import plain
 
 
 def _export(call, vm="web01", cp="after-patch", path="E:\\Exports"):

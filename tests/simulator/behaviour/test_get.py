@@ -6,7 +6,7 @@ import xml.etree.ElementTree as ET
 
 from hvsim.model import messages as M
 
-from conftest import DEMO_IDS, plain
+from behaviour_support import DEMO_IDS, plain
 
 
 def test_get_vm_sorted_by_name_and_only_own_host(call):

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from hvsim.lab import load_lab
 from hvsim.model import ManualClock, paths
 
-from conftest import DEMO_IDS, Caller
+from behaviour_support import DEMO_IDS, Caller
 
 VMS = ["deep01", "app01", "web01", "wild01"]
 OPS = st.lists(

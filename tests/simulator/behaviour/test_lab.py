@@ -12,7 +12,7 @@ from hvsim.lab import generate_fleet, load_lab
 from hvsim.model import ManualClock, has_wildcards, wildcard_match
 from hvsim.model.clock import RealClock
 
-from conftest import DEMO_IDS, Caller, plain
+from behaviour_support import DEMO_IDS, Caller, plain
 
 GiB = 1024 ** 3
 

@@ -8,7 +8,7 @@ from hvsim.lab import load_lab
 from hvsim.model import ManualClock
 from hvsim.model import messages as M
 
-from conftest import DEMO_IDS, Caller, plain
+from behaviour_support import DEMO_IDS, Caller, plain
 
 MiB = 1024 ** 2
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hvsim.model import messages as M
 
-from conftest import DEMO_IDS, Caller, plain
+from behaviour_support import DEMO_IDS, Caller, plain
 
 
 def _snap(call, vm, name):

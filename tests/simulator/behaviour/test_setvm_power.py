@@ -6,7 +6,7 @@ import pytest
 
 from hvsim.model import messages as M
 
-from conftest import plain
+from behaviour_support import plain
 
 
 def _set(call, vm, **kw):

@@ -9,7 +9,7 @@ from pypsrp.exceptions import AuthenticationError, WSManFaultError
 from pypsrp.powershell import PowerShell, RunspacePool
 from winrm.exceptions import InvalidCredentialsError
 
-from conftest import psrp_wsman, winrm_protocol
+from protocol_clients import psrp_wsman, winrm_protocol
 
 pytestmark = [pytest.mark.simulator]
 

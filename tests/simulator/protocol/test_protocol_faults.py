@@ -10,7 +10,7 @@ from pypsrp.exceptions import AuthenticationError, WSManFaultError as PsrpFault
 from pypsrp.powershell import PowerShell, RunspacePool
 from winrm.exceptions import InvalidCredentialsError, WinRMTransportError, WSManFaultError
 
-from conftest import psrp_wsman, winrm_protocol
+from protocol_clients import psrp_wsman, winrm_protocol
 from hvsim.faults import FaultPlan, parse_spec
 from ansible_collections.hyperv.checkpoints.plugins.module_utils import _winrs_runner as R
 

@@ -15,7 +15,7 @@ import pytest
 import requests
 from pypsrp.powershell import PowerShell, RunspacePool
 
-from conftest import psrp_wsman, winrm_protocol
+from protocol_clients import psrp_wsman, winrm_protocol
 from hvsim.server import HvsimServer
 from protocol_fakes import FakeEngine
 

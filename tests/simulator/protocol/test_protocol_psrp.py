@@ -11,7 +11,7 @@ from pypsrp.complex_objects import GenericComplexObject
 from pypsrp.powershell import PowerShell, PSInvocationState, RunspacePool
 from pypsrp.serializer import Serializer
 
-from conftest import psrp_wsman
+from protocol_clients import psrp_wsman
 from hvsim.engine.types import Deserialized
 
 pytestmark = [pytest.mark.simulator, pytest.mark.psrp]

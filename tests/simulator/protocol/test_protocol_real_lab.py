@@ -7,7 +7,7 @@ import uuid
 import pytest
 from pypsrp.powershell import PowerShell, RunspacePool
 
-from conftest import psrp_wsman, winrm_protocol
+from protocol_clients import psrp_wsman, winrm_protocol
 from ansible_collections.hyperv.checkpoints.plugins.module_utils import _winrs_runner as R
 
 pytestmark = [pytest.mark.simulator]

@@ -11,7 +11,7 @@ import pytest
 import winrm
 from winrm.exceptions import WinRMOperationTimeoutError, WSManFaultError
 
-from conftest import winrm_protocol
+from protocol_clients import winrm_protocol
 from ansible_collections.hyperv.checkpoints.plugins.module_utils import _winrs_runner as R
 
 pytestmark = [pytest.mark.simulator, pytest.mark.winrs]
@@ -162,7 +162,7 @@ def test_both_transports_give_the_same_plain_data(sim):
     P = pytest.importorskip("ansible_collections.hyperv.checkpoints.plugins.module_utils._psrp")
     from pypsrp.powershell import PowerShell, RunspacePool
 
-    from conftest import psrp_wsman
+    from protocol_clients import psrp_wsman
 
     pipelines = [[{"cmdlet": "Hyper-V\\Get-VM", "parameters": [["Name", "vm1"]]}],
                  [{"cmdlet": "Hyper-V\\Get-VM", "parameters": [["Name", "missing"]]}]]
