@@ -137,7 +137,7 @@ def test_digest_and_encoded_command():
 
 
 def test_stdin_carries_the_request_as_data():
-    pipelines = [[{"cmdlet": "Hyper-V\\Get-VM", "parameters": [["Id", "x'; Remove-VM *; '‘$(a)`\n😀"]]}]]
+    pipelines = [[{"cmdlet": "Hyper-V\\Get-VM", "parameters": [["Id", "x'; Remove-VM *; '\u2018$(a)`\n😀"]]}]]
     stdin = runner.build_stdin(pipelines)
     lines = stdin.split("\n")
     assert lines[2] == "" and len(lines) == 3
