@@ -238,7 +238,10 @@ def wait_for_merge(client, vm_id, timeout, interval=2.0):
 
 # ---------------------------------------------------------------------------------------------- preflight
 def unsupported_devices(raw_vm, raw_disks):
-    """Reasons the VM cannot be checkpointed: pass-through disks, shared VHDX, virtual Fibre Channel."""
+    """Reasons the VM cannot be checkpointed: pass-through disks, shared VHDX, virtual Fibre Channel.
+
+    VHD Sets are not among them (hyperv-behaviour.md section 9).
+    """
     reasons = []
     for d in raw_disks:
         path = d.get("Path") or None
@@ -246,7 +249,9 @@ def unsupported_devices(raw_vm, raw_disks):
                               d.get("ControllerLocation"))
         if not path and d.get("DiskNumber") is not None:
             reasons.append("pass-through disk (physical disk %s at %s)" % (d.get("DiskNumber"), where))
-        elif d.get("SupportPersistentReservations") is True:
+        elif d.get("SupportPersistentReservations") is True and not (path or "").lower().endswith(".vhds"):
+            # A VHD Set (.vhds) can be checkpointed, the host checks its guest-cluster preconditions
+            # (hyperv-behaviour.md section 9); a shared .vhdx cannot.
             reasons.append("shared virtual hard disk %s (persistent reservations enabled)" % path)
     hbas = raw_vm.get("FibreChannelHostBusAdapters")
     if isinstance(hbas, list) and hbas:

@@ -64,6 +64,10 @@ DEFAULT_SWITCHES: t.Dict[str, t.Any] = {
     # behaviour §9 (KB) says checkpoints fail with pass-through disks; the seed article says
     # checkpoint creation ignores them.
     "passthrough_checkpoint": "fail",  # fail | ignore
+    # A VHD Set (.vhds) can be checkpointed when the guest cluster meets the three preconditions of
+    # behaviour section 9 (cluster service running, no VHDS as a CSV in the guest, shared disks online);
+    # "unmet" makes the host refuse as KB error-back-up-vms-in-guest-cluster describes.
+    "vhd_set_preconditions": "met",  # met | unmet
     # behaviour §12 / §17: whether checkpoints of Replica VMs can be created.
     "replica_checkpoints_allowed": False,
     # behaviour §13 / §17: export into a folder that already holds an export of the VM.
@@ -583,6 +587,10 @@ class Lab:
             self._save()
             return snap
 
+    @staticmethod
+    def _is_vhd_set(drive: t.Any) -> bool:
+        return str(getattr(drive, "path", "") or "").lower().endswith(".vhds")
+
     def _plan_checkpoint(self, vm: VM, name: t.Optional[str], automatic: bool) -> t.Dict[str, t.Any]:
         host = self.hosts[vm.host]
         self._check_not_busy(vm, "Checkpoint operation", chain=True)
@@ -596,8 +604,10 @@ class Lab:
         reasons = []
         if any(d.passthrough for d in vm.drives):
             reasons.append("pass-through disks")
-        if any(d.shared for d in vm.drives):
+        if any(d.shared and not self._is_vhd_set(d) for d in vm.drives):
             reasons.append("shared virtual hard disks")
+        if any(d.shared and self._is_vhd_set(d) for d in vm.drives) and self.switches["vhd_set_preconditions"] != "met":
+            raise ModelError("OperationFailed", M.VHD_SET_PRECONDITIONS.format(vm.name, vm.id.upper()), vm.name)
         if vm.vfc:
             reasons.append("virtual Fibre Channel adapters")
         if reasons and not (reasons == ["pass-through disks"] and self.switches["passthrough_checkpoint"] == "ignore"):
@@ -663,7 +673,9 @@ class Lab:
         self.seq += 1
         frozen: t.Dict[str, t.Optional[str]] = {}
         for d in vm.drives:
-            if d.passthrough or not d.path:
+            # A VHD Set keeps its own snapshot data inside the .vhds set (not modelled): the drive
+            # stays on the .vhds and no .avhdx is created for it.
+            if d.passthrough or not d.path or self._is_vhd_set(d):
                 frozen[d.id] = None
                 continue
             parent = self.find_file(host, d.path)

@@ -72,6 +72,14 @@ CHECKPOINT_NAME_DUPLICATE = (  # only with allow_duplicate_checkpoint_names = Fa
     "Checkpoint operation failed. A checkpoint named '{0}' already exists for '{1}'."
 )
 # [constructed]; rule from behaviour §9 (KB troubleshooting)
+# KB error-back-up-vms-in-guest-cluster: 32768/32770/32775 when the VHD Set preconditions fail
+# (wording constructed; behaviour section 9).
+VHD_SET_PRECONDITIONS = (
+    "Checkpoint operation failed. Checkpoint operation for '{0}' failed. (Virtual machine ID {1}) "
+    "The guest cluster does not meet the VHD Set requirements (32775): the cluster service must be running, "
+    "no VHD Set may be a cluster shared volume in the guest, and all shared disks must be online."
+)
+
 UNSUPPORTED_DISK = (
     "Checkpoint operation failed. Checkpoint operation for '{0}' failed. (Virtual machine ID {1}) "
     "Checkpoints are not supported for virtual machines with {2}."

@@ -124,12 +124,40 @@ def test_fifty_checkpoint_limit(call):
     assert len(call.snaps("nightly49")) == 50
 
 
+def _make_shared_vhdx(lab):
+    """Turn sqlclu-a's VHD Set into a shared .vhdx (the 2012 R2 kind), for the refusal tests."""
+    vm = next(v for v in lab.vms.values() if v.name == "sqlclu-a")
+    drive = next(d for d in vm.drives if d.shared)
+    drive.path = drive.path[: -len(".vhds")] + ".vhdx"
+
+
 @pytest.mark.parametrize("vm,what", [("pt01", "pass-through"), ("sqlclu-a", "shared virtual hard disks")])
 def test_unsupported_disks_fail_without_partial_checkpoint(call, lab, vm, what):
     # source: hyperv-behaviour.md §9 (pass-through, shared VHDX, vFC unsupported; no partial checkpoint)
+    if vm == "sqlclu-a":
+        _make_shared_vhdx(lab)
     before = lab.digest()
     r = _ckpt(call, vm, "nope")
     assert r.errors and what in r.errors[0].message
+    assert lab.digest() == before
+
+
+def test_vhd_set_is_checkpointed_and_stays_on_the_set(call, lab):
+    # source: hyperv-behaviour.md §9 (WSD Create-VHDSet-file: VHD Sets can be checkpointed)
+    r = _ckpt(call, "sqlclu-a", "group")
+    assert not r.errors
+    vm = next(v for v in lab.vms.values() if v.name == "sqlclu-a")
+    shared = next(d for d in vm.drives if d.shared)
+    assert shared.path.lower().endswith(".vhds")
+    assert [s.properties["Name"] for s in call.snaps("sqlclu-a")] == ["group"]
+
+
+def test_vhd_set_preconditions_unmet_refuses_without_partial_checkpoint(call, lab):
+    # source: hyperv-behaviour.md §9 (KB error-back-up-vms-in-guest-cluster: 32768/32770/32775)
+    lab.switches["vhd_set_preconditions"] = "unmet"
+    before = lab.digest()
+    r = _ckpt(call, "sqlclu-a", "group")
+    assert r.errors and "32775" in r.errors[0].message
     assert lab.digest() == before
 
 

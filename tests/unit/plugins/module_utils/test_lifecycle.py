@@ -59,14 +59,17 @@ def test_unsupported_devices_pass_through_shared_and_vfc():
     disks = [
         {"Path": "D:\\a.vhdx", "ControllerType": "SCSI", "ControllerNumber": 0, "ControllerLocation": 0},
         {"Path": None, "DiskNumber": 3, "ControllerType": "SCSI", "ControllerNumber": 0, "ControllerLocation": 1},
-        {"Path": "D:\\s.vhds", "SupportPersistentReservations": True, "ControllerType": "SCSI"},
+        {"Path": "D:\\s.vhdx", "SupportPersistentReservations": True, "ControllerType": "SCSI"},
+        # a VHD Set is shared too, but can be checkpointed (hyperv-behaviour.md section 9)
+        {"Path": "D:\\set.vhds", "SupportPersistentReservations": True, "ControllerType": "SCSI"},
     ]
     reasons = lc.unsupported_devices({"FibreChannelHostBusAdapters": ["hba0"]}, disks)
     assert len(reasons) == 3
     assert "pass-through disk (physical disk 3" in reasons[0]
-    assert "shared virtual hard disk D:\\s.vhds" in reasons[1]
+    assert "shared virtual hard disk D:\\s.vhdx" in reasons[1]
     assert "Fibre Channel" in reasons[2]
     assert lc.unsupported_devices({}, disks[:1]) == []
+    assert lc.unsupported_devices({}, disks[3:]) == []
 
 
 def test_space_needs_memory_only_when_memory_can_be_captured():

@@ -21,7 +21,8 @@ from support.engine_transport import EngineTransport
 from support.modules import MODULE_BASE
 
 from test_checkpoint_common import (
-    APP01, DC01, DEEP01, LNX01, SQLCLU_A, WEB01, assert_safe_pipelines, cps, module_run, names, run, warnings_of,
+    APP01, DC01, DEEP01, LNX01, SQLCLU_A, WEB01, assert_safe_pipelines, cps, make_shared_vhdx, module_run, names, run,
+    warnings_of,
 )
 
 HV01_OK = ["web01", "app01", "lnx01", "deep01"]  # HV01 VMs that can be checkpointed
@@ -99,6 +100,7 @@ def test_create_check_real_rerun_and_remove(lab):
 
 def test_collect_refusals_do_not_block_the_others(lab):
     """Preflight refusals (DC, shared VHDX, unknown name) fail their VM only; the others are created."""
+    make_shared_vhdx(lab)
     r = run("checkpoint", {"vm_names": ["web01", "dc01", "nope", "sqlclu-a", "deep01"], "name": "c1"}, lab)
     assert r.failed and r.changed
     e = by_name(r)

@@ -102,3 +102,24 @@ def assert_safe_pipelines(transports, user_values=()):
 
 
 __all__ = ["lc"]
+
+
+def make_shared_vhdx(lab, vm_name="sqlclu-a"):
+    """Turn the VM's VHD Set into a shared .vhdx (the kind Hyper-V cannot checkpoint, behaviour §9).
+
+    The demo lab's guest cluster uses a VHD Set, which can be checkpointed; the refusal tests need
+    a shared VHDX. Returns the new path.
+    """
+    import dataclasses
+
+    vm = next(v for v in lab.vms.values() if v.name == vm_name)
+    drive = next(d for d in vm.drives if d.shared)
+    host = lab.hosts[vm.host]
+    old = lab.find_file(host, drive.path)
+    new_path = drive.path[: -len(".vhds")] + ".vhdx"
+    vol = lab.volume_for(host, drive.path)
+    del vol.files[next(k for k, f in vol.files.items() if f is old)]
+    vhd = dataclasses.replace(old.vhd, vhd_format="VHDX") if old.vhd is not None else None
+    vol.files[new_path.lower()] = dataclasses.replace(old, path=new_path, vhd=vhd)
+    drive.path = new_path
+    return new_path

@@ -12,7 +12,7 @@ from hvsim.lab import load_lab
 
 from test_checkpoint_common import (
     APP01, DC01, DEEP01, LEGACY01, LNX01, NIGHTLY49, PT01, REPLICA, SMALL01, SQL01, SQLCLU_A, WEB01,
-    assert_safe_pipelines, cps, lc, names, run, warnings_of,
+    assert_safe_pipelines, cps, lc, make_shared_vhdx, names, run, warnings_of,
 )
 
 RESULT_KEYS = {"changed", "action", "vm", "checkpoint", "matches", "requested_type", "achieved_type", "fallback",
@@ -159,10 +159,12 @@ def test_limit_of_50(lab):
 
 @pytest.mark.parametrize("vm_id, words", [
     (PT01, "pass-through disk (physical disk 3"),
-    (SQLCLU_A, "shared virtual hard disk D:\\Hyper-V\\Shared\\sqlclu-data.vhds"),
+    (SQLCLU_A, "shared virtual hard disk D:\\Hyper-V\\Shared\\sqlclu-data.vhdx"),
 ])
 def test_unsupported_devices_fail_in_preflight(lab, vm_id, words):
     """A20: pre-check fails with the reason; Checkpoint-VM is never sent."""
+    if vm_id == SQLCLU_A:
+        make_shared_vhdx(lab)
     transports = []
     digest = lab.digest()
     r = run("checkpoint", {"vm_id": vm_id, "name": "x"}, lab, transports=transports)
@@ -170,6 +172,13 @@ def test_unsupported_devices_fail_in_preflight(lab, vm_id, words):
     assert lab.digest() == digest
     sent = [c["cmdlet"] for t in transports for p in t.pipelines_run for c in p]
     assert "Hyper-V\\Checkpoint-VM" not in sent
+
+
+def test_vhd_set_is_not_refused(lab):
+    """A20 boundary: a VHD Set (.vhds) can be checkpointed (hyperv-behaviour.md section 9)."""
+    r = run("checkpoint", {"vm_id": SQLCLU_A, "name": "group"}, lab)
+    assert not r.failed and r.changed
+    assert names(lab, SQLCLU_A) == ["group"]
 
 
 def test_vfc_fails_in_preflight(lab):
