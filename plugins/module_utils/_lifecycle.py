@@ -31,6 +31,7 @@ from ansible_collections.hyperv.checkpoints.plugins.module_utils._client import 
     raise_for_result,
 )
 from ansible_collections.hyperv.checkpoints.plugins.module_utils._errors import (
+    CommandError,
     ConnectionError as HvConnectionError,
     HyperVError,
     NotFoundError,
@@ -224,7 +225,16 @@ def wait_for_merge(client, vm_id, timeout, interval=2.0):
     start = monotonic()
     deadline = start + max(0.0, float(timeout))
     while True:
-        vm = client.get_vm(vm_id)
+        try:
+            vm = client.get_vm(vm_id)
+        except NotFoundError as exc:
+            # Get-VM -Id is the re-read: the VM left this host after the removal (live migration, B6).
+            raise NotFoundError(
+                "VM %s is no longer on host %s: re-reading it by Id while waiting for the disk merge found no such "
+                "VM, it may have live-migrated to another cluster node. What this task already wrote on this host "
+                "before the VM left stays applied (see changed); the disk merge continues with the VM on its new "
+                "owner." % (vm_id, client.host),
+                category="ObjectNotFound", hint=MIGRATION_HINT, fqid=exc.fqid, errors=exc.errors)
         if not vm.merging:
             return round(monotonic() - start, 3), vm
         if monotonic() >= deadline:
@@ -491,6 +501,36 @@ def preflight_create(client, vm, checkpoints, allow_domain_controller=False, req
 
 
 # ---------------------------------------------------------------------------------------------- writes with recovery
+MIGRATION_HINT = ("Run the task against the VM's current owner node (find it with Get-ClusterGroup on the cluster, or "
+                  "with the hyperv.checkpoints.hyperv inventory plugin), then check the checkpoints there with "
+                  "checkpoint_info before acting again.")
+
+
+def vm_gone_from_host(client, vm):
+    """Re-resolve the VM by Id on the same host once (a read, never a write): True when it is gone.
+
+    A read that fails for any other reason answers False, so the caller keeps its original error.
+    """
+    try:
+        client.get_vm(vm.id)
+    except NotFoundError:
+        return True
+    except HyperVError:
+        return False
+    return False
+
+
+def vm_migrated_error(client, vm, what, cause=None):
+    """NotFoundError for a VM that left this host mid-run (test-matrix B6). ``what`` says what was (not) written."""
+    info = {}
+    if isinstance(cause, CommandError):
+        info = dict(fqid=cause.fqid, target=cause.target, exception=cause.exception, errors=cause.errors)
+    return NotFoundError(
+        "%s is no longer on host %s: re-reading it by Id found no such VM, it may have live-migrated to another "
+        "cluster node. %s" % (vm_label(vm), client.host, what),
+        category="ObjectNotFound", hint=MIGRATION_HINT, **info)
+
+
 def create_checkpoint(client, vm, name, before_ids):
     """Checkpoint-VM; after a connection drop, re-read and adopt the new checkpoint instead of repeating.
 
@@ -499,6 +539,13 @@ def create_checkpoint(client, vm, name, before_ids):
     warnings = []
     try:
         return client.create_checkpoint(vm.id, name), warnings
+    except NotFoundError as exc:
+        # The VM may have left the host between the lookup and Checkpoint-VM (live migration): re-read once.
+        if vm_gone_from_host(client, vm):
+            raise vm_migrated_error(
+                client, vm, "Checkpoint-VM failed, so checkpoint %s was not created (nothing was written on this "
+                            "host)." % quote(name), exc)
+        raise
     except HvConnectionError as exc:
         if not (exc.write_may_have_applied or exc.request_sent):
             raise
@@ -536,7 +583,12 @@ def remove_checkpoint(client, cp, include_children):
     """
     warnings = []
     try:
-        return client.remove_checkpoint(cp.id, include_children=include_children, missing_ok=True), warnings
+        removed = client.remove_checkpoint(cp.id, include_children=include_children, missing_ok=True)
+    except NotFoundError as exc:
+        if vm_gone_from_host(client, vm_of(cp)):
+            raise vm_migrated_error(client, vm_of(cp), "Remove-VMSnapshot failed, so %s was not removed (nothing "
+                                                       "was written on this host)." % checkpoint_label(cp), exc)
+        raise
     except HvConnectionError as exc:
         if not (exc.write_may_have_applied or exc.request_sent):
             raise
@@ -551,6 +603,17 @@ def remove_checkpoint(client, cp, include_children):
             "The connection to host %s dropped during Remove-VMSnapshot; %s was still present, so the removal "
             "was retried once." % (client.host, checkpoint_label(cp)))
         return client.remove_checkpoint(cp.id, include_children=include_children, missing_ok=True), warnings
+    if not removed and cp.vm_id and vm_gone_from_host(client, vm_of(cp)):
+        # "Not found" for the checkpoint can mean that the whole VM left this host (live migration), not that
+        # the checkpoint was already removed: re-read the VM by Id once before reporting "already gone".
+        raise vm_migrated_error(client, vm_of(cp), "Remove-VMSnapshot found no %s here, so nothing was removed on "
+                                                   "this host." % checkpoint_label(cp))
+    return removed, warnings
+
+
+def vm_of(cp):
+    """A minimal VM (Id and name) for a checkpoint, for re-reads and messages."""
+    return VM(id=cp.vm_id, name=cp.vm_name)
 
 
 def merge_space_needs(client, vm, checkpoints, targets):

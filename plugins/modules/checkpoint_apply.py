@@ -255,6 +255,7 @@ from ansible_collections.hyperv.checkpoints.plugins.module_utils._errors import 
     CommandError,
     ConnectionError as HvConnectionError,
     HyperVError,
+    NotFoundError,
 )
 from ansible_collections.hyperv.checkpoints.plugins.module_utils._module import (
     HyperVModule,
@@ -435,6 +436,10 @@ def _restore(client, vm, cp, out):
     try:
         client.restore_checkpoint(cp.id)
     except CommandError as exc:
+        if isinstance(exc, NotFoundError) and lc.vm_gone_from_host(client, vm):
+            raise lc.vm_migrated_error(client, vm, "Restore-VMSnapshot failed, so %s was not applied%s." % (
+                lc.checkpoint_label(cp), "; the VM had been stopped (%s) on this host before it left"
+                % out.result["stop_action"] if out.result.get("stop_action") else ""), exc)
         if exc.hint is None:
             exc.hint = ("Nothing was deleted. Check the disk chain (checkpoint_info, Get-VHD ParentPath) and the "
                         "Hyper-V-VMMS Admin event log; export or back up the VM before repairing anything.")
