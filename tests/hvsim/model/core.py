@@ -1234,6 +1234,12 @@ class Lab:
             existing = [f for k, f in vol.files.items() if paths.under(f.path, root)]
             if existing and self.switches["export_existing_folder"] == "fail":
                 raise ModelError("OperationFailed", M.EXPORT_FOLDER_EXISTS.format(vm.name, root, vm.id.upper()), root)
+            if snap is None and capture == "CaptureDataConsistentState":
+                # notes B Export-VM: "use production-checkpoint technology"; like ProductionOnly it
+                # fails when the guest cannot quiesce (no fallback; unverified, docs/hvsim.md section 5).
+                reason = self._production_blocker(vm)
+                if reason is not None:
+                    raise ModelError("OperationFailed", M.PRODUCTION_FAILED.format(vm.name, vm.id.upper(), reason), vm.name)
             files = self._export_files(vm, hostobj, snap, capture)
             total = sum(f.size for f in files)
             duration = self.costs["export"] + total * self._io_sharing(hostobj) / hostobj.throughput

@@ -122,3 +122,18 @@ def test_export_snapshot_by_name_wildcard_exports_each_match(call, lab):
     r = call("HV02", "Export-VMSnapshot", "SnapshotName", VMName=["wild01"], Name=["a?b"], Path="D:\\E2", Passthru=True)
     assert sorted(r.props("Name")) == ["a*b", "a?b", "axb"]
     assert DEMO_IDS["wild01"]
+
+
+def test_data_consistent_export_fails_when_the_guest_cannot_quiesce(call, lab):
+    # source: hyperv-cmdlets-notes.md B Export-VM (CaptureDataConsistentState "use production-checkpoint
+    # technology") + hyperv-behaviour.md §1 (ProductionOnly fails rather than falling back); unverified
+    lab.inject_fault("vss_failure", vm=DEMO_IDS["web01"])
+    before = lab.digest()
+    r = call("HV01", "Export-VM", "VMObject", VM=[call.vm("web01")], Path="E:\\Dc",
+             CaptureLiveState="CaptureDataConsistentState")
+    assert r.errors and "VSS" in r.errors[0].message
+    assert _files(lab, "HV01", "E:\\Dc\\web01\\") == {}
+    # a crash-consistent export of the same guest needs no quiescing
+    r = call("HV01", "Export-VM", "VMObject", VM=[call.vm("web01")], Path="E:\\Cc",
+             CaptureLiveState="CaptureCrashConsistentState")
+    assert not r.errors and lab.digest() != before

@@ -6,9 +6,7 @@ import pytest
 
 from ansible_collections.hyperv.checkpoints.plugins.module_utils import _export as ex
 from hvsim.lab import load_lab
-from hvsim.model import messages as M
 from hvsim.model import paths
-from hvsim.model.errors import ModelError
 from support.modules import run_module
 
 WEB01 = "6f0c2d9e-0002-4c00-8a00-000000000002"  # HV01, Running, before-patch -> after-patch
@@ -222,22 +220,13 @@ def test_keep_rotates_only_this_vms_complete_exports(lab):
     assert r["rotated"][0].endswith("n1")  # oldest first
 
 
-def test_vss_failure_during_production_export(lab, monkeypatch):
+def test_vss_failure_during_production_export(lab):
     """Acceptance: a VSS failure in the guest during a data-consistent (production) export.
 
-    hvsim's Export-VM does not model VSS (reported to the integrator); the error is injected in
-    the model with the model's own production-checkpoint failure text.
+    hvsim's Export-VM -CaptureLiveState CaptureDataConsistentState fails like a ProductionOnly
+    checkpoint when the guest cannot quiesce; the fault is the lab's own ``vss_failure``.
     """
-    vm = lab.vms[WEB01]
-    real_export = lab.export
-
-    def failing_export(host, path, **kw):
-        if kw.get("capture") == "CaptureDataConsistentState":
-            raise ModelError("OperationFailed", M.PRODUCTION_FAILED.format(vm.name, vm.id.upper(),
-                                                                           M.VSS_REASON_WRITER), vm.name)
-        return real_export(host, path, **kw)
-
-    monkeypatch.setattr(lab, "export", failing_export)
+    lab.inject_fault("vss_failure", vm=WEB01)
     r = export(lab, vm_id=WEB01, current_state=True, path="E:\\Exports", capture_live_state="data_consistent")
     assert r.failed
     assert "vssadmin list writers" in r["msg"] and "marked incomplete" in r["msg"]
