@@ -31,6 +31,7 @@ from ansible_collections.hyperv.checkpoints.plugins.module_utils._transport impo
     error_info,
     is_write_pipeline,
     make_result,
+    map_requests_exception,
     normalize_datetime,
 )
 
@@ -50,12 +51,6 @@ except ImportError:  # pragma: no cover - exercised by the missing-library test
     HAS_PYPSRP = False
     GenericComplexObject = None
 
-try:
-    import requests
-
-    HAS_REQUESTS = True
-except ImportError:  # pragma: no cover
-    HAS_REQUESTS = False
 
 # WS-Man fault codes (winrm-psrp-protocol.md section 7)
 FAULT_OPERATION_TIMEOUT = 2150858793
@@ -249,23 +244,9 @@ def map_exception(exc, host, request_sent=False, write=False):
             write_may_have_applied=request_sent and write,
             request_sent=request_sent,
         )
-    if HAS_REQUESTS:
-        if isinstance(exc, requests.exceptions.SSLError):
-            return errors.TLSError("TLS connection to %s failed: %s" % (host, text))
-        if isinstance(exc, requests.exceptions.ConnectTimeout):
-            return errors.ConnectionError("Timed out connecting to %s" % host, request_sent=False)
-        if isinstance(exc, requests.exceptions.ReadTimeout):
-            return errors.ConnectionError(
-                "Timed out waiting for %s to answer (read timeout)" % host,
-                write_may_have_applied=request_sent and write,
-                request_sent=request_sent,
-            )
-        if isinstance(exc, requests.exceptions.ConnectionError):
-            return errors.ConnectionError(
-                "Could not connect to %s (or the connection dropped): %s" % (host, text),
-                write_may_have_applied=request_sent and write,
-                request_sent=request_sent,
-            )
+    mapped = map_requests_exception(exc, host, request_sent=request_sent, write=write)
+    if mapped is not None:
+        return mapped
     if module.startswith("spnego") or name in ("SpnegoError", "InvalidTokenError", "BadMICError"):
         return errors.AuthenticationError("Authentication to %s failed: %s" % (host, text))
     if HAS_PYPSRP and isinstance(exc, PsrpWinRMError):

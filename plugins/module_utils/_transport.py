@@ -25,6 +25,14 @@ __metaclass__ = type
 
 import re
 
+try:
+    import requests
+
+    HAS_REQUESTS = True
+except ImportError:  # pragma: no cover - both transports depend on requests
+    HAS_REQUESTS = False
+
+from ansible_collections.hyperv.checkpoints.plugins.module_utils import _errors as hv_errors
 from ansible_collections.hyperv.checkpoints.plugins.module_utils._errors import (
     ConfigurationError,
 )
@@ -133,6 +141,35 @@ def duration_to_seconds(text):
         if match.group(unit):
             total += float(match.group(unit)) * factor
     return -total if match.group("sign") else total
+
+
+def map_requests_exception(exc, host, request_sent=False, write=False):
+    """The collection exception for an HTTP-layer (requests) failure, or None for anything else.
+
+    Both transports talk HTTP through requests, so TLS failures, timeouts and dropped
+    connections look the same on either; ``write_may_have_applied`` tells the caller not to
+    repeat a write blindly (re-read the state first).
+    """
+    if not HAS_REQUESTS:
+        return None
+    text = str(exc)
+    if isinstance(exc, requests.exceptions.SSLError):
+        return hv_errors.TLSError("TLS connection to %s failed: %s" % (host, text))
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return hv_errors.ConnectionError("Timed out connecting to %s" % host, request_sent=False)
+    if isinstance(exc, requests.exceptions.ReadTimeout):
+        return hv_errors.ConnectionError(
+            "Timed out waiting for %s to answer (read timeout)" % host,
+            write_may_have_applied=request_sent and write,
+            request_sent=request_sent,
+        )
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        return hv_errors.ConnectionError(
+            "Could not connect to %s (or the connection dropped): %s" % (host, text),
+            write_may_have_applied=request_sent and write,
+            request_sent=request_sent,
+        )
+    return None
 
 
 def make_result(output=None, errors=None, failed=False):

@@ -28,6 +28,7 @@ from ansible_collections.hyperv.checkpoints.plugins.module_utils._transport impo
     Transport,
     is_write_pipeline,
     make_result,
+    map_requests_exception,
 )
 from ansible_collections.hyperv.checkpoints.plugins.module_utils._winrs_runner import (
     POWERSHELL_EXE,
@@ -47,12 +48,6 @@ except ImportError:  # pragma: no cover - exercised by the missing-library test
     PYWINRM_IMPORT_ERROR = traceback.format_exc()
     HAS_PYWINRM = False
 
-try:
-    import requests
-
-    HAS_REQUESTS = True
-except ImportError:  # pragma: no cover
-    HAS_REQUESTS = False
 
 FAULT_MAX_SHELLS = 2150859173
 FAULT_MAX_OPERATIONS = 2150859174
@@ -139,23 +134,9 @@ def map_exception(exc, host, request_sent=False, write=False):
             write_may_have_applied=request_sent and write,
             request_sent=request_sent,
         )
-    if HAS_REQUESTS:
-        if isinstance(exc, requests.exceptions.SSLError):
-            return errors.TLSError("TLS connection to %s failed: %s" % (host, text))
-        if isinstance(exc, requests.exceptions.ConnectTimeout):
-            return errors.ConnectionError("Timed out connecting to %s" % host, request_sent=False)
-        if isinstance(exc, requests.exceptions.ReadTimeout):
-            return errors.ConnectionError(
-                "Timed out waiting for %s to answer (read timeout)" % host,
-                write_may_have_applied=request_sent and write,
-                request_sent=request_sent,
-            )
-        if isinstance(exc, requests.exceptions.ConnectionError):
-            return errors.ConnectionError(
-                "Could not connect to %s (or the connection dropped): %s" % (host, text),
-                write_may_have_applied=request_sent and write,
-                request_sent=request_sent,
-            )
+    mapped = map_requests_exception(exc, host, request_sent=request_sent, write=write)
+    if mapped is not None:
+        return mapped
     if module.startswith("spnego") or module.startswith("requests_ntlm") or name in ("InvalidTokenError",):
         return errors.AuthenticationError("Authentication to %s failed: %s" % (host, text))
     if HAS_PYWINRM and isinstance(exc, WinRMError):

@@ -152,3 +152,22 @@ def test_read_timeout_after_a_write_may_have_applied():
     assert mapped.write_may_have_applied is True
     assert _psrp.map_exception(exc, "hv01", request_sent=True, write=False).write_may_have_applied is False
     assert _psrp.map_exception(exc, "hv01", request_sent=False, write=True).write_may_have_applied is False
+
+
+@pytest.mark.parametrize(
+    "exc, kind, may_have_applied",
+    [
+        (requests.exceptions.SSLError("certificate verify failed"), errors.TLSError, None),
+        (requests.exceptions.ConnectTimeout("connect timed out"), errors.ConnectionError, False),
+        (requests.exceptions.ReadTimeout("read timed out"), errors.ConnectionError, True),
+        (requests.exceptions.ConnectionError("connection reset"), errors.ConnectionError, True),
+    ],
+)
+def test_both_transports_map_http_failures_alike(exc, kind, may_have_applied):
+    from ansible_collections.hyperv.checkpoints.plugins.module_utils import _winrs
+
+    for transport in (_psrp, _winrs):
+        mapped = transport.map_exception(exc, "hv01", request_sent=True, write=True)
+        assert type(mapped).__name__ == kind.__name__ and "hv01" in str(mapped)
+        if may_have_applied is not None:
+            assert mapped.write_may_have_applied is may_have_applied
