@@ -11,7 +11,6 @@ from __future__ import annotations
 import pytest
 
 from hvsim.lab import load_lab
-from support.modules import run_module  # noqa: F401  (the harness behind ``run``)
 
 from ansible_collections.hyperv.checkpoints.plugins.module_utils._errors import NotFoundError
 from ansible_collections.hyperv.checkpoints.plugins.module_utils._models import Checkpoint
