@@ -123,6 +123,9 @@ molecule: install
 	  echo "molecule: scenario $$name"; \
 	  ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/$(COLLECTIONS) NO_COLOR=1 PY_COLORS=0 ANSIBLE_FORCE_COLOR=0 \
 	    $(CURDIR)/$(VENV)/bin/molecule test -s "$$name" || { rc=1; echo "molecule: scenario $$name FAILED"; }; \
+	  left=$$(pgrep -f "$(CURDIR)/$(VENV)/bin/python[0-9.]* -m hvsim serve" || true); \
+	  if [ -n "$$left" ]; then rc=1; echo "molecule: scenario $$name left hvsim running (pids $$left); stopping it"; \
+	    kill $$left 2>/dev/null || true; fi; \
 	done; exit $$rc
 
 test: venv
