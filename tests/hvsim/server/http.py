@@ -39,6 +39,9 @@ class Listener(socketserver.ThreadingMixIn, http.server.HTTPServer):
         self.ssl_context = ssl_context
         self._conn_lock = threading.Lock()
         self._connections: t.Set[socket.socket] = set()
+        # socketserver joins only non-daemon request threads on close; these are daemons (a stuck
+        # client must not keep the interpreter alive), so the listener tracks and joins them itself.
+        self._request_threads: t.List[threading.Thread] = []
         super().__init__(("127.0.0.1", port), Handler)
         self.port = self.server_address[1]
         self.thread: t.Optional[threading.Thread] = None
@@ -47,8 +50,17 @@ class Listener(socketserver.ThreadingMixIn, http.server.HTTPServer):
     def url(self) -> str:
         return "%s://127.0.0.1:%d/wsman" % (self.scheme, self.port)
 
+    def process_request(self, request: t.Any, client_address: t.Any) -> None:
+        thread = threading.Thread(target=self.process_request_thread, args=(request, client_address), daemon=True)
+        with self._conn_lock:
+            self._request_threads = [th for th in self._request_threads if th.is_alive()]
+            self._request_threads.append(thread)
+        thread.start()
+
     def finish_request(self, request: t.Any, client_address: t.Any) -> None:
         conn = request
+        with self._conn_lock:  # registered before the TLS handshake, so stop() can break a stalled one
+            self._connections.add(request)
         try:
             try:  # headers and body go out in separate writes: no Nagle/delayed-ACK stalls
                 request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -68,6 +80,7 @@ class Listener(socketserver.ThreadingMixIn, http.server.HTTPServer):
         finally:
             with self._conn_lock:
                 self._connections.discard(conn)
+                self._connections.discard(request)
             if conn is not request:
                 try:
                     conn.close()
@@ -96,9 +109,14 @@ class Listener(socketserver.ThreadingMixIn, http.server.HTTPServer):
     def stop(self) -> None:
         self.shutdown()
         self.close_connections()
-        self.server_close()  # joins the connection threads (block_on_close)
+        self.server_close()
         if self.thread is not None:
             self.thread.join(10)
+        with self._conn_lock:
+            threads = list(self._request_threads)
+        deadline = time.monotonic() + 15
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
 
 
 def unwrap_message(ctx: t.Any, body: bytes, content_type: str) -> bytes:
