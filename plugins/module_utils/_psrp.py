@@ -33,6 +33,7 @@ from ansible_collections.hyperv.checkpoints.plugins.module_utils._transport impo
     make_result,
     map_requests_exception,
     normalize_datetime,
+    quota_error,
 )
 
 PYPSRP_IMPORT_ERROR = None
@@ -51,16 +52,6 @@ except ImportError:  # pragma: no cover - exercised by the missing-library test
     HAS_PYPSRP = False
     GenericComplexObject = None
 
-
-# WS-Man fault codes (winrm-psrp-protocol.md section 7)
-FAULT_OPERATION_TIMEOUT = 2150858793
-FAULT_MAX_SHELLS = 2150859173
-FAULT_MAX_OPERATIONS = 2150859174
-FAULT_SHELL_NOT_FOUND = 2150858843
-QUOTAS = {
-    FAULT_MAX_SHELLS: "MaxShellsPerUser",
-    FAULT_MAX_OPERATIONS: "MaxConcurrentOperationsPerUser",
-}
 
 # System.Management.Automation.ErrorCategory
 ERROR_CATEGORIES = [
@@ -225,12 +216,9 @@ def map_exception(exc, host, request_sent=False, write=False):
             code = int(code)
         except (TypeError, ValueError):
             pass
-        if code in QUOTAS:
-            return errors.QuotaError(
-                "WinRM quota %s exceeded on %s (fault %s): %s" % (QUOTAS[code], host, code, exc.reason or text),
-                quota=QUOTAS[code],
-                fault_code=code,
-            )
+        quota = quota_error(code, host, exc.reason or text)
+        if quota is not None:
+            return quota
         return errors.ConnectionError(
             "WinRM fault from %s: %s" % (host, text),
             write_may_have_applied=request_sent and write,

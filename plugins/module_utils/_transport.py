@@ -143,6 +143,26 @@ def duration_to_seconds(text):
     return -total if match.group("sign") else total
 
 
+# WinRM quota faults (winrm-psrp-protocol.md section 7): the WSManFault code names the quota.
+FAULT_MAX_SHELLS = 2150859173
+FAULT_MAX_OPERATIONS = 2150859174
+QUOTAS = {
+    FAULT_MAX_SHELLS: "MaxShellsPerUser",
+    FAULT_MAX_OPERATIONS: "MaxConcurrentOperationsPerUser",
+}
+
+
+def quota_error(code, host, reason):
+    """A QuotaError naming the WinRM quota for a quota fault ``code``, or None for any other code."""
+    if code not in QUOTAS:
+        return None
+    return hv_errors.QuotaError(
+        "WinRM quota %s exceeded on %s (fault %s): %s" % (QUOTAS[code], host, code, reason),
+        quota=QUOTAS[code],
+        fault_code=code,
+    )
+
+
 def map_requests_exception(exc, host, request_sent=False, write=False):
     """The collection exception for an HTTP-layer (requests) failure, or None for anything else.
 

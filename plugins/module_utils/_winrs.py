@@ -25,10 +25,12 @@ import traceback
 
 from ansible_collections.hyperv.checkpoints.plugins.module_utils import _errors as errors
 from ansible_collections.hyperv.checkpoints.plugins.module_utils._transport import (
+    QUOTAS,
     Transport,
     is_write_pipeline,
     make_result,
     map_requests_exception,
+    quota_error,
 )
 from ansible_collections.hyperv.checkpoints.plugins.module_utils._winrs_runner import (
     POWERSHELL_EXE,
@@ -48,10 +50,6 @@ except ImportError:  # pragma: no cover - exercised by the missing-library test
     PYWINRM_IMPORT_ERROR = traceback.format_exc()
     HAS_PYWINRM = False
 
-
-FAULT_MAX_SHELLS = 2150859173
-FAULT_MAX_OPERATIONS = 2150859174
-QUOTAS = {FAULT_MAX_SHELLS: "MaxShellsPerUser", FAULT_MAX_OPERATIONS: "MaxConcurrentOperationsPerUser"}
 
 # pywinrm has no "negotiate"; its NTLM transport is the closest (documented).
 AUTH_MAP = {
@@ -109,12 +107,9 @@ def map_exception(exc, host, request_sent=False, write=False):
         return errors.AuthenticationError("Authentication to %s failed: %s" % (host, text))
     if HAS_PYWINRM and isinstance(exc, WSManFaultError):
         code = _fault_code(exc)
-        if code in QUOTAS:
-            return errors.QuotaError(
-                "WinRM quota %s exceeded on %s (fault %s): %s" % (QUOTAS[code], host, code, exc.reason),
-                quota=QUOTAS[code],
-                fault_code=code,
-            )
+        quota = quota_error(code, host, exc.reason)
+        if quota is not None:
+            return quota
         return errors.ConnectionError(
             "WinRM fault from %s: %s" % (host, exc.reason or text),
             write_may_have_applied=request_sent and write,
