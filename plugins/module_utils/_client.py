@@ -198,8 +198,10 @@ class HyperVClient(object):
         return self.transport.host
 
     # ------------------------------------------------------------------ plumbing
-    def run(self, pipelines):
-        return self.transport.run(pipelines, parallel=self.parallel)
+    def run(self, pipelines, on_result=None):
+        if on_result is None:
+            return self.transport.run(pipelines, parallel=self.parallel)
+        return self.transport.run(pipelines, parallel=self.parallel, on_result=on_result)
 
     def run_one(self, pipeline):
         return self.run([pipeline])[0]

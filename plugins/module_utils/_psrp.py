@@ -19,6 +19,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import base64
+import collections
 import time
 import traceback
 import uuid
@@ -44,6 +45,7 @@ try:
     from pypsrp.exceptions import WinRMTransportError as PsrpTransportError
     from pypsrp.exceptions import WSManFaultError as PsrpFaultError
     from pypsrp.powershell import PowerShell, RunspacePool
+    from pypsrp.serializer import ObjectMeta, Serializer
     from pypsrp.wsman import WSMan
 
     HAS_PYPSRP = True
@@ -51,6 +53,92 @@ except ImportError:  # pragma: no cover - exercised by the missing-library test
     PYPSRP_IMPORT_ERROR = traceback.format_exc()
     HAS_PYPSRP = False
     GenericComplexObject = None
+    Serializer = object
+
+
+class ClixmlDateTime(str):
+    """The text of a CLIXML ``<DT>`` value (pypsrp returns it as a plain string)."""
+
+
+class ClixmlDuration(str):
+    """The text of a CLIXML ``<TS>`` value."""
+
+
+def _int(element):
+    return int(element.text)
+
+
+#: CLIXML primitive tags read without pypsrp's generic path (MS-PSRP 2.2.5.1), same values as
+#: pypsrp 0.9.1 returns except that DT and TS keep their tag as a str subclass. Strings with an
+#: ``_xHHHH_`` escape, SecureString, Ref and every object still go through pypsrp.
+_PRIMITIVES = {
+    "B": lambda e: (e.text or "").lower() == "true",
+    "DT": lambda e: ClixmlDateTime(e.text),
+    "TS": lambda e: ClixmlDuration(e.text),
+    "By": _int, "SB": _int, "U16": _int, "I16": _int, "U32": _int, "I32": _int, "U64": _int, "I64": _int,
+    "Sg": lambda e: float(e.text),
+    "Db": lambda e: float(e.text),
+    "G": lambda e: uuid.UUID(e.text),
+    "Nil": lambda e: None,
+    "Version": lambda e: e.text,
+}
+
+
+class FastSerializer(Serializer):
+    """pypsrp's Serializer with a fast path for the primitive properties of output objects.
+
+    pypsrp serializes every element back to text (``ET.tostring``) before it looks at its tag;
+    for the thousands of primitive properties of a host-wide ``Get-VM`` that was most of the
+    controller's CPU (docs/performance.md). Objects, lists and escaped strings keep pypsrp's path.
+    """
+
+    def deserialize(self, element, metadata=None, clear=True):
+        if metadata is None and not clear and not isinstance(element, str):
+            tag = element.tag
+            if tag in ("S", "ToString"):
+                text = element.text
+                if text is None:
+                    return ""
+                if "_x" not in text:
+                    return text
+            elif tag == "Obj":
+                types = self._get_types_from_obj(element)
+                if _generic_types(types):
+                    return self._deserialize_dynamic_obj(element, ObjectMeta("ObjDynamic", object=GenericComplexObject))
+            else:
+                fast = _PRIMITIVES.get(tag)
+                if fast is not None:
+                    return fast(element)
+        return super(FastSerializer, self).deserialize(element, metadata=metadata, clear=clear)
+
+
+def use_fast_serializer(pool):
+    """Give a pypsrp 0.9.1 RunspacePool the FastSerializer (it reads messages with ``_fragmenter``)."""
+    fragmenter = getattr(pool, "_fragmenter", None)
+    if fragmenter is None or not hasattr(pool, "_serializer"):
+        return False
+    fast = FastSerializer()
+    pool._serializer = fast  # pylint: disable=protected-access
+    fragmenter.serializer = fast
+    return True
+
+
+def _generic_types(types):
+    """True when pypsrp would read an object with these type names as a GenericComplexObject.
+
+    That is every Hyper-V object and enum; lists, dictionaries and pypsrp's known PowerShell
+    types (ErrorRecord, PSCredential, ...) are left to pypsrp.
+    """
+    if not types:
+        return False
+    for name in types:
+        if name.startswith("Deserialized.System."):
+            name = name[len("Deserialized."):]
+        if name in ("System.Object", "System.Management.Automation.PSObject", "System.Enum", "System.ValueType"):
+            continue
+        if name.startswith(("System.", "Selected.")) or name.endswith("[]"):
+            return False
+    return True
 
 
 # System.Management.Automation.ErrorCategory
@@ -114,8 +202,10 @@ def _property_tags(obj):
 
 def to_plain(value, depth=0):
     """Convert a value deserialized by pypsrp to plain data (contracts.md section 2)."""
-    if value is None or isinstance(value, (bool, int, float, str)):
+    if value is None or isinstance(value, (bool, int, float)):
         return value
+    if isinstance(value, str):
+        return value if type(value) is str else str(value)
     if isinstance(value, uuid.UUID):
         return str(value).lower()
     if isinstance(value, bytes):
@@ -137,10 +227,19 @@ def to_plain(value, depth=0):
         if not props and value.property_sets:
             # a primitive with type names attached (e.g. a string emitted as PSObject)
             return to_plain(value.property_sets[0], depth)
-        tags = _property_tags(value)
+        tags = None
         out = {}
         for name, prop in props.items():
-            tag = tags.get(name)
+            if isinstance(prop, ClixmlDateTime):
+                tag = "DT"
+            elif isinstance(prop, ClixmlDuration):
+                tag = "TS"
+            elif isinstance(prop, str):
+                if tags is None:  # an object read by pypsrp's own Serializer: ask its XML
+                    tags = _property_tags(value)
+                tag = tags.get(name)
+            else:
+                tag = None
             if tag == "DT":
                 out[name] = normalize_datetime(prop)
             elif tag == "TS":
@@ -300,6 +399,7 @@ class PSRPTransport(Transport):
                     configuration_name=self.options.configuration_name,
                     max_runspaces=self.max_runspaces,
                 )
+                use_fast_serializer(self._pool)
                 self._pool.open()
                 self.opened = True
                 return
@@ -346,34 +446,64 @@ class PSRPTransport(Transport):
         return make_result(output, errs, failed)
 
     def _run(self, pipelines, parallel):
+        return self._run_streaming(pipelines, parallel, None)
+
+    def _run_streaming(self, pipelines, parallel, on_result):
+        """A sliding window of up to ``parallel`` pipelines on the one pool.
+
+        The next pipeline starts as soon as the oldest one in flight has finished, so the host
+        always has work queued; results are collected oldest first (a Receive per pipeline, no
+        polling of the others). A finished pipeline is not signalled: MS-PSRP 3.1.1.3.2 says the
+        client MUST NOT send any more messages to a pipeline once it is Completed, Stopped or
+        Failed (pypsrp's ``close()`` would send a Signal terminate).
+        """
         parallel = min(parallel, self.max_runspaces)
-        results = []
-        for start in range(0, len(pipelines), parallel):
-            batch = pipelines[start:start + parallel]
-            write = any(is_write_pipeline(p) for p in batch)
-            sent = False
-            shells = []
-            try:
-                for pipeline in batch:
-                    ps = self._build(pipeline)
-                    shells.append(ps)
-                    sent = True
-                    ps.begin_invoke()
-                for ps in shells:
-                    ps.end_invoke()
-                    results.append(self._result(ps))
-            except Exception as exc:  # pylint: disable=broad-except
-                mapped = map_exception(exc, self.host, request_sent=sent, write=write)
-                # the pool may be unusable now; free it so the shell quota is not leaked
-                self._close_quietly()
-                raise mapped
-            finally:
-                # release each pipeline on the host (Signal terminate) while the pool is usable
-                for ps in shells:
-                    if self._pool is None:
-                        break
-                    try:
-                        ps.close()
-                    except Exception:  # pylint: disable=broad-except
-                        pass
+        results = [None] * len(pipelines)
+        waiting = collections.deque(range(len(pipelines)))
+        in_flight = collections.deque()
+        stop = False
+        refused = None
+        try:
+            while in_flight or (waiting and not stop):
+                while waiting and not stop and len(in_flight) < parallel:
+                    index = waiting.popleft()
+                    ps = self._build(pipelines[index])
+                    in_flight.append((index, ps))
+                    refused = self._begin(ps, pipelines[index], index)
+                    if refused is not None:
+                        # a quota refusal leaves the pool usable: finish what runs, then report
+                        in_flight.pop()
+                        stop = True
+                if not in_flight:
+                    break
+                index, ps = in_flight[0]
+                ps.end_invoke()
+                in_flight.popleft()
+                results[index] = self._result(ps)
+                if on_result is not None and on_result(index, results[index]) is False:
+                    stop = True
+        except Exception as exc:  # pylint: disable=broad-except
+            unknown = [i for i, _ in in_flight]
+            write = any(is_write_pipeline(pipelines[i]) for i in unknown)
+            mapped = map_exception(exc, self.host, request_sent=bool(unknown), write=write)
+            # the pool may be unusable now; free it so the shell quota is not leaked
+            self._close_quietly()
+            mapped.started = unknown + ([refused.started[0]] if refused is not None else [])
+            raise mapped
+        if refused is not None:
+            # a fresh session has its own operation count; the caller re-reads before anything else
+            self._close_quietly()
+            raise refused
         return results
+
+    def _begin(self, ps, pipeline, index):
+        """Start one pipeline; a WinRM quota fault is returned (with ``started``), anything else raised."""
+        try:
+            ps.begin_invoke()
+        except Exception as exc:  # pylint: disable=broad-except
+            mapped = map_exception(exc, self.host, request_sent=True, write=is_write_pipeline(pipeline))
+            if not isinstance(mapped, errors.QuotaError):
+                raise
+            mapped.started = [index]
+            return mapped
+        return None

@@ -236,18 +236,48 @@ class Transport(object):
     def close(self):
         raise NotImplementedError
 
-    def run(self, pipelines, parallel=1):
-        """Run ``pipelines`` (list of pipelines) and return one plain result per pipeline."""
+    def run(self, pipelines, parallel=1, on_result=None):
+        """Run ``pipelines`` (list of pipelines) and return one plain result per pipeline.
+
+        With ``on_result(index, result)``, each result is handed over as soon as it is known;
+        returning False from it stops the launch of further pipelines, whose results stay None
+        (a batch's fail-fast rule). If the session fails, the raised error carries ``started``:
+        the indices that were sent but whose result is unknown, so a caller re-reads those
+        before it decides anything (never re-sends a write blindly) and knows the others were
+        never sent.
+        """
         for pipeline in pipelines:
             validate_pipeline(pipeline)
         if not pipelines:
             return []
         if not self.opened:
             self.open()
-        return self._run(pipelines, max(1, int(parallel or 1)))
+        parallel = max(1, int(parallel or 1))
+        if on_result is None:
+            return self._run(pipelines, parallel)
+        return self._run_streaming(pipelines, parallel, on_result)
 
     def _run(self, pipelines, parallel):
         raise NotImplementedError
+
+    def _run_streaming(self, pipelines, parallel, on_result):
+        """For transports that answer a whole request at once: requests of ``parallel`` pipelines."""
+        results = [None] * len(pipelines)
+        for start in range(0, len(pipelines), parallel):
+            indices = list(range(start, min(len(pipelines), start + parallel)))
+            try:
+                chunk = self._run([pipelines[i] for i in indices], parallel)
+            except hv_errors.HyperVError as exc:
+                exc.started = indices
+                raise
+            go_on = True
+            for index, result in zip(indices, chunk):
+                results[index] = result
+                if on_result(index, result) is False:
+                    go_on = False
+            if not go_on:
+                break
+        return results
 
 
 def create_transport(options, max_parallel=1):

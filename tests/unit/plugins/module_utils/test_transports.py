@@ -250,9 +250,11 @@ class FakePS:
     def begin_invoke(self):
         if self.pool.fail_invoke:
             raise requests.exceptions.ReadTimeout("read timed out")
+        self.pool.events.append(("begin", self.pool.created.index(self)))
         self.state = 1
 
     def end_invoke(self):
+        self.pool.events.append(("end", self.pool.created.index(self)))
         self.state = 2
         self.output = [{"cmds": len(self.commands)}]
         return self.output
@@ -272,6 +274,7 @@ class FakePool:
         self.closed = False
         self.created = []
         self.fail_invoke = False
+        self.events = []
         FakePool.last = self
 
     def open(self):
@@ -307,11 +310,73 @@ def test_psrp_builds_cmdlets_and_closes(fake_pypsrp):
         ["Hyper-V\\Get-VM", ("Id", "6f0c2d9e-1a2b-4c3d-8e9f-0a1b2c3d4e5f")],
         ["Hyper-V\\Checkpoint-VM", ("SnapshotName", "x"), ("Passthru", True)],
     ]
-    assert all(ps.closed for ps in pool.created)
+    # MS-PSRP 3.1.1.3.2: no message (no Signal) to a pipeline that has completed
+    assert not any(ps.closed for ps in pool.created)
     assert [r["state"] for r in results] == ["Completed"] * 3
     kwargs = fake_pypsrp[0]
     assert kwargs["auth"] == "ntlm" and kwargs["encryption"] == "auto" and kwargs["reconnection_retries"] == 0
     assert kwargs["cert_validation"] is True and kwargs["ssl"] is True and kwargs["port"] == 5986
+
+
+@pytest.mark.parametrize("parallel,count", [(1, 3), (2, 5), (4, 3), (3, 7)])
+def test_psrp_runs_a_sliding_window(fake_pypsrp, parallel, count):
+    """The next pipeline starts as soon as the oldest has finished; never more than ``parallel`` in flight."""
+    transport = _psrp.PSRPTransport(options(), max_runspaces=parallel)
+    with transport:
+        results = transport.run([GET_VM] * count, parallel=parallel)
+    events = FakePool.last.events
+    assert len(results) == count and all(r["state"] == "Completed" for r in results)
+    in_flight, most = set(), 0
+    for kind, index in events:
+        if kind == "begin":
+            in_flight.add(index)
+        else:
+            assert index == min(in_flight)  # results are collected oldest first
+            in_flight.discard(index)
+        most = max(most, len(in_flight))
+    assert most == min(parallel, count)
+    # after the first window, each end is followed at once by the next begin (no wave barrier)
+    ends = [i for i, (kind, _) in enumerate(events) if kind == "end"]
+    for position in ends[:count - parallel] if count > parallel else []:
+        assert events[position + 1][0] == "begin"
+
+
+def test_psrp_on_result_false_stops_new_pipelines(fake_pypsrp):
+    transport = _psrp.PSRPTransport(options(), max_runspaces=2)
+    seen = []
+
+    def on_result(index, result):
+        seen.append(index)
+        return index != 1  # the second result "fails fast"
+
+    with transport:
+        results = transport.run([GET_VM] * 6, parallel=2, on_result=on_result)
+    assert seen == [0, 1, 2]  # 2 was already in flight when 1 came back; nothing new after that
+    assert results[3:] == [None, None, None]
+    assert len(FakePool.last.created) == 3
+
+
+def test_psrp_failure_mid_window_reports_the_unknown_pipelines(fake_pypsrp, monkeypatch):
+    transport = _psrp.PSRPTransport(options(), max_runspaces=2)
+    calls = []
+
+    def end_invoke(self):
+        calls.append(self)
+        if len(calls) == 2:
+            raise requests.exceptions.ConnectionError("connection reset")
+        self.state = 2
+        self.output = [{}]
+
+    monkeypatch.setattr(FakePS, "end_invoke", end_invoke)
+    done = []
+    transport.open()
+    with pytest.raises(errors.ConnectionError) as err:
+        transport.run([CHECKPOINT] * 5, parallel=2, on_result=lambda i, r: done.append(i))
+    assert done == [0]
+    assert sorted(err.value.started) == [1, 2]  # sent, fate unknown; 3 and 4 were never sent
+    assert err.value.write_may_have_applied is True
+    assert FakePool.last.closed
+    transport.close()
 
 
 def test_psrp_failure_after_write_closes_pool(fake_pypsrp):
