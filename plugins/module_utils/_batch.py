@@ -19,11 +19,14 @@ Phases, all over the one client (one session, one runspace pool):
 2. **Wait** for the busy targets together (one ``Get-VM`` per poll), then re-read.
 3. **Decide** per VM with the single-VM rules (``_lifecycle.check_*``). Free space is reserved
    per volume across the batch, so two VMs on one volume cannot both count the same free bytes.
-4. **Write** in chunks of at most ``parallel`` pipelines, each chunk one ``client.run()``.
-   A dropped connection or a quota fault during a chunk is never answered by re-sending: the
-   state is re-read first; a write found applied is adopted, one found not applied (and the VM
+4. **Write** through one sliding window of at most ``parallel`` pipelines in flight
+   (``client.run(on_result=...)``): each result is settled as it arrives, and with ``fail_fast``
+   nothing new starts after the first failure. A dropped connection or a quota fault is never
+   answered by re-sending: the writes whose fate is unknown are re-read first (the unsent ones
+   simply stay queued); a write found applied is adopted, one found not applied (and the VM
    idle) is retried once with ``collect`` and reported failed with ``fail_fast``.
-5. **Merge wait** (removals): one ``Get-VM`` listing per poll for all merging VMs.
+5. **Merge wait** (removals): one ``Get-VM`` listing per poll for all merging VMs, polled at
+   half the predicted time left (``merge_poll_delay``).
 
 Nothing here exits the module; the module turns ``Entry`` objects into per-VM results.
 """
@@ -67,17 +70,14 @@ from ansible_collections.hyperv.checkpoints.plugins.module_utils._models import 
 )
 from ansible_collections.hyperv.checkpoints.plugins.module_utils._transport import STATE_FAILED, command
 
-#: Default ``parallel``: concurrent write pipelines on the one runspace pool.
-#: hvsim's cost model (docs/hvsim.md section 4) gives a host a bulk I/O capacity of
-#: ``concurrency`` = 2: merges progress two at a time, and the memory copy of a standard checkpoint
-#: is slowed by a sharing factor S = 1 + the bulk operations already in flight, fixed when it
-#: starts. So a third or fourth checkpoint started at once is slowed for its whole duration, and the
-#: PSRP transport runs each chunk as a wave that waits for its slowest pipeline. Measured on a
-#: 20-VM fleet host at time_scale 1 through PSRP (create job, wall seconds): parallel 1: 279,
-#: 2: 270, 4: 406. The default is therefore the host capacity of the cost model, 2, which is also
-#: what the floor of the fleet benchmark assumes. Production checkpoints (6 s of VSS quiesce, no
-#: memory copy) gain from more; raise ``parallel`` for batches of those.
-DEFAULT_PARALLEL = 2
+#: Default ``parallel``: write pipelines in flight on the one runspace pool (a sliding window).
+#: hvsim's cost model (docs/hvsim.md section 4) gives a host ``concurrency`` = 2 slots for
+#: checkpoints and merges and queues the rest in arrival order. The window collects results oldest
+#: first, so it must hold more than the slots: while the controller waits for the oldest pipeline,
+#: a younger one may finish and free a slot, and only a queued pipeline keeps that slot busy.
+#: Twice the capacity leaves the host idle only when three younger operations all finish before
+#: the oldest one. More only queues on the host (and holds a runspace each).
+DEFAULT_PARALLEL = 4
 #: Upper bound of ``parallel``: one pool never holds more runspaces than this (a real host's
 #: MaxConcurrentOperationsPerUser and VMMS are the limits; hvsim does not model them).
 MAX_PARALLEL = 16
@@ -198,8 +198,10 @@ def _failed(result):
 class BatchRunner(object):
     """Create or remove the checkpoint ``name`` on many VMs of one host."""
 
-    def __init__(self, client, params, check_mode, describe):
+    def __init__(self, client, params, check_mode, describe, want_diff=False):
         self.client = client
+        #: the after state is read back only for the diff: results come from the writes' own output
+        self.want_diff = want_diff
         self.params = params
         self.check_mode = check_mode
         self.describe = describe
@@ -576,23 +578,54 @@ class BatchRunner(object):
             if first is not None:
                 self._skip(todo, first)
                 return
-        queue = list(todo)
+        queue = todo
         while queue:
-            chunk, queue = queue[:self.parallel], queue[self.parallel:]
-            retry = self._write_chunk(chunk)
-            if retry:
-                if self.fail_fast:
-                    for entry in retry:
-                        self.fail(entry, HvConnectionError(
-                            "The connection dropped during the write and a re-read shows it was not applied",
-                            hint="Run the task again; it re-reads the checkpoints before acting."), entry.step)
-                else:
-                    queue = retry + queue
-            if self.fail_fast:
-                first = next((e for e in chunk if e.failed), None)
-                if first is not None:
-                    self._skip(queue, first)
-                    return
+            queue = self._write_round(queue)
+
+    def _write_round(self, entries):
+        """One sliding window over ``entries``; returns the entries to send again (none were applied)."""
+        pipelines = [self._pipeline(e) for e in entries]
+        first_failure = []
+        # removing an unwanted fallback checkpoint waits until the window is done (no nested pipelines)
+        fallbacks = []
+
+        def settle(index, result):
+            entry = entries[index]
+            self._settle(entry, result, fallbacks)
+            if self.fail_fast and (entry.failed or any(f[0] is entry for f in fallbacks)):
+                first_failure.append(entry)
+                return False
+            return True
+
+        try:
+            results = self.client.run(pipelines, on_result=settle)
+        except (HvConnectionError, QuotaError) as exc:
+            self._remove_fallbacks(fallbacks)
+            return self._after_session_fault(entries, exc)
+        self._remove_fallbacks(fallbacks)
+        if first_failure:
+            self._skip([e for e, r in zip(entries, results) if r is None], first_failure[0])
+        return []
+
+    def _after_session_fault(self, entries, exc):
+        """The session failed mid-window: re-read the writes whose fate is unknown, keep the unsent ones."""
+        started = set(getattr(exc, "started", None) or range(len(entries)))
+        unknown = [e for i, e in enumerate(entries) if i in started and not e.wrote and not e.failed]
+        unsent = [e for i, e in enumerate(entries) if i not in started and not e.wrote and not e.failed]
+        retry = self._recover(unknown, exc) if unknown else []
+        if self.fail_fast:
+            failed = next((e for e in entries if e.failed), None)
+            for entry in retry:
+                self.fail(entry, HvConnectionError(
+                    "The connection dropped during the write and a re-read shows it was not applied",
+                    hint="Run the task again; it re-reads the checkpoints before acting."), entry.step)
+            if failed is not None or retry:
+                self._skip(unsent, failed or retry[0])
+                return []
+            return unsent
+        if isinstance(exc, QuotaError):
+            lc.sleep(READ_RETRY_DELAYS[0])  # the host is at its limit: give it a moment before the rest
+        return retry + unsent
 
     def _skip(self, entries, first):
         self.stopped_by = first
@@ -609,18 +642,7 @@ class BatchRunner(object):
         entry.step = "remove checkpoint %s" % lc.quote(self.name)
         return HyperVClient.remove_checkpoint_pipeline(entry.target.id, self.params["remove_children"])
 
-    def _write_chunk(self, chunk):
-        """Run one chunk; returns the entries to retry (found not applied after a re-read)."""
-        pipelines = [self._pipeline(e) for e in chunk]
-        try:
-            results = self.client.run(pipelines)
-        except (HvConnectionError, QuotaError) as exc:
-            return self._recover(chunk, exc)
-        for entry, res in zip(chunk, results):
-            self._settle(entry, res)
-        return []
-
-    def _settle(self, entry, res):
+    def _settle(self, entry, res, fallbacks):
         if entry.action == "create":
             try:
                 output = raise_for_result(res, "creating checkpoint")
@@ -629,7 +651,7 @@ class BatchRunner(object):
             except CommandError as exc:
                 self.fail(entry, lc.with_create_hint(exc, entry.vm), entry.step)
                 return
-            self._created(entry, Checkpoint.from_plain(output[-1]))
+            self._created(entry, Checkpoint.from_plain(output[-1]), fallbacks)
             return
         errors = res.get("errors") or []
         try:
@@ -644,7 +666,8 @@ class BatchRunner(object):
             return
         entry.wrote = True
 
-    def _created(self, entry, cp):
+    def _created(self, entry, cp, fallbacks):
+        """Record a new checkpoint; an unwanted standard fallback goes to ``fallbacks`` for removal."""
         vm = entry.vm
         entry.wrote = True
         entry.checkpoint = lc.checkpoint_summary(cp)
@@ -655,6 +678,15 @@ class BatchRunner(object):
             return
         role = self.view.roles.get(vm.id) or GuestRole.unknown(vm.id)
         if self.params["require_production"] or role.domain_controller:
+            fallbacks.append((entry, cp))
+            return
+        entry.warnings.append(
+            "%s is set to production checkpoints but checkpoint %s is a standard checkpoint with memory: the guest "
+            "could not take a production checkpoint. %s" % (lc.vm_label(vm), lc.quote(self.name), lc.VSS_HINT))
+
+    def _remove_fallbacks(self, fallbacks):
+        """Remove the standard checkpoints taken where production was required; the VM then fails."""
+        for entry, cp in fallbacks:
             entry.step = "remove the unwanted standard checkpoint %s (%s)" % (lc.quote(self.name), cp.id)
             try:
                 lc.remove_checkpoint(self.client, cp, False)
@@ -665,10 +697,7 @@ class BatchRunner(object):
                     "checkpoint was required; the fallback checkpoint %s was removed again" % cp.id, hint=lc.VSS_HINT)
             except HyperVError as exc:
                 self.fail(entry, exc, entry.step)
-            return
-        entry.warnings.append(
-            "%s is set to production checkpoints but checkpoint %s is a standard checkpoint with memory: the guest "
-            "could not take a production checkpoint. %s" % (lc.vm_label(vm), lc.quote(self.name), lc.VSS_HINT))
+        del fallbacks[:]
 
     def _recover(self, chunk, exc):
         """After a drop or quota fault during a chunk: re-read, adopt what was applied, retry the rest once."""
@@ -682,6 +711,7 @@ class BatchRunner(object):
                     entry.step)
             return []
         retry = []
+        fallbacks = []
         for entry in chunk:
             fresh = view.checkpoints.get(entry.vm_id)
             before_ids = set(c.id for c in entry.before)
@@ -691,7 +721,7 @@ class BatchRunner(object):
                     entry.warnings.append(
                         "%s after Checkpoint-VM was sent; re-reading the VM by Id found the new checkpoint %s (%s), so "
                         "it was not created again." % (self._what(exc), lc.quote(self.name), new[0].id))
-                    self._created(entry, new[0])
+                    self._created(entry, new[0], fallbacks)
                     continue
                 if len(new) > 1:
                     self.fail(entry, HvConnectionError(
@@ -722,6 +752,7 @@ class BatchRunner(object):
                 "%s before the %s was confirmed; a re-read showed it was not applied and the VM idle, so it was "
                 "sent once more." % (self._what(exc), "create" if entry.action == "create" else "removal"))
             retry.append(entry)
+        self._remove_fallbacks(fallbacks)
         return retry
 
     def _what(self, exc):
@@ -760,7 +791,8 @@ class BatchRunner(object):
                 break
             if now >= deadline:
                 break
-            lc.sleep(self.params["poll_interval"])
+            lc.sleep(min(max(0.0, deadline - now),
+                         merge_poll_delay(self.params["poll_interval"], now - start, len(merging), len(pending))))
         for entry in pending.values():
             self.fail(entry, lc.OperationTimeoutError(
                 "The disk merge of VM %s (%s) was still running after %ss" % (
@@ -770,10 +802,12 @@ class BatchRunner(object):
                 "wait for the disk merge after removing checkpoint %s" % lc.quote(self.name))
 
     def finish(self):
-        """The after state of every VM (one more read round outside check mode)."""
+        """The after state of every VM (one more read round outside check mode, for the diff only)."""
         self.phase = "read the VMs and their checkpoints after the changes"
         wrote = any(e.wrote or e.failed for e in self.entries) and not self.check_mode
         view = self.view
+        if wrote and not self.want_diff:
+            return
         if wrote:
             try:
                 view = self._reread_after_write([])
@@ -823,6 +857,21 @@ def _not_found(info):
     from ansible_collections.hyperv.checkpoints.plugins.module_utils._client import is_not_found
 
     return is_not_found(info)
+
+
+def merge_poll_delay(poll_interval, elapsed, total, pending):
+    """Seconds until the next merge poll of a batch: half the predicted time left, at least ``poll_interval``.
+
+    The host merges at a steady rate while it has more merges than slots, so the merges done so
+    far predict when the rest end. Sleeping half of that prediction each time needs only a few
+    polls (each a host-wide ``Get-VM``) however long the merges take, and ends at most about
+    ``poll_interval`` after the last merge.
+    """
+    done = total - pending
+    if done <= 0 or elapsed <= 0:
+        return poll_interval
+    predicted = elapsed * pending / float(done)
+    return max(poll_interval, predicted / 2.0)
 
 
 def reserve_space(volumes, needs, reserved):

@@ -54,20 +54,17 @@ options:
     elements: str
   parallel:
     description:
-      - Batch mode. At most this many create or remove pipelines run at once on the one runspace pool of the
-        session (PSRP). Between 1 and 16.
-      - The default 2 is the host capacity of the cost model the collection is measured with (docs/hvsim.md,
-        section 4). A host runs about 2 bulk disk operations at full speed (merges, the memory copy of a standard
-        checkpoint), and every further one started at the same time is slower for its whole duration. Measured
-        on a 20-VM simulated host through PSRP, creating the checkpoints took 279 s with 1, 270 s with 2 and
-        406 s with 4. Batches of production checkpoints of running VMs (a fixed VSS quiesce, no memory copy)
-        gain from a higher value.
-      - The writes are sent in chunks of O(parallel) pipelines. With PSRP a chunk runs concurrently and the next
-        chunk starts when its slowest pipeline has finished. With O(hyperv_transport=winrm) the pipelines of one
-        chunk are sent in one request and run one after the other on the host, so O(parallel) only sets the chunk
-        size.
+      - Batch mode. At most this many create or remove pipelines are in flight at once on the one runspace pool
+        of the session (PSRP), as a sliding window; the next one starts as soon as the oldest has finished.
+        Between 1 and 16.
+      - The default 4 is twice the host capacity of the cost model the collection is measured with (docs/hvsim.md,
+        section 4: a host runs 2 checkpoint or merge operations at once and queues the rest), so the host always
+        has its next operation waiting while the controller reads a result. A higher value only queues more on
+        the host.
+      - With O(hyperv_transport=winrm) the pipelines are sent O(parallel) per request and run one after the other
+        on the host, so O(parallel) only sets the request size.
     type: int
-    default: 2
+    default: 4
   batch_failure:
     description:
       - Batch mode. What one VM's failure does to the others.
@@ -181,8 +178,9 @@ notes:
     (every VM, every checkpoint of the host, the volumes once, the host's disks, integration services and guest
     KVP data, and for a removal the checkpoint disks and one C(Get-VHD) for all paths). Each VM is then decided
     with the same preflight rules as a single VM; free space is reserved per volume across the batch. The writes
-    run in chunks of at most O(parallel) pipelines, and with O(wait_for_merge=true) all merges are polled
-    together with one C(Get-VM) listing per poll."
+    run through a sliding window of at most O(parallel) pipelines, and with O(wait_for_merge=true) all merges
+    are polled together with one C(Get-VM) listing per poll, at half the predicted time left (never more often
+    than O(poll_interval))."
   - Batch mode and dropped connections or WinRM quota faults during the writes. Nothing is re-sent blindly. The
     module reconnects and re-reads every checkpoint of the host. A create or removal found applied is adopted
     (with a warning); one found not applied while the VM is idle is sent once more with O(batch_failure=collect),
@@ -253,12 +251,12 @@ EXAMPLES = r"""
     merge_timeout: 1800
   delegate_to: localhost
 
-- name: Checkpoint every VM of a host in one task (batch mode), 2 at a time
+- name: Checkpoint every VM of a host in one task (batch mode), 4 pipelines in flight
   hyperv.checkpoints.checkpoint:
     hyperv_host: "{{ hyperv_address }}"
     vm_ids: "{{ hyperv_vm_ids }}"
     name: pre-patch-2026-11
-    parallel: 2
+    parallel: 4
   delegate_to: localhost
   register: batch
 
@@ -858,7 +856,7 @@ def batch_problems(module):
 
 
 def main_batch(module):
-    """vm_names / vm_ids: one session, reads in one round, writes in chunks of ``parallel`` (_batch.py)."""
+    """vm_names / vm_ids: one session, reads in one round, writes through a window of ``parallel`` (_batch.py)."""
     params = module.params
     problems = batch_problems(module)
     if problems:
@@ -866,7 +864,8 @@ def main_batch(module):
     runner = None
     try:
         with module.client(parallel=params["parallel"]) as client:
-            runner = batch.BatchRunner(client, params, module.check_mode, module.describe_error)
+            runner = batch.BatchRunner(client, params, module.check_mode, module.describe_error,
+                                       want_diff=module.module._diff)
             runner.resolve(list(params["vm_names"] or []), list(params["vm_ids"] or []))
             runner.wait_idle()
             runner.prefetch_vhds()

@@ -370,8 +370,34 @@ def test_merges_are_polled_together(lab):
     per_vm_reads = [p for p in after if p[0]["cmdlet"] == "Hyper-V\\Get-VM" and p[0]["parameters"]]
     assert per_vm_reads == []
     listings = [p for p in after if p == [{"cmdlet": "Hyper-V\\Get-VM", "parameters": []}]]
-    assert len(listings) == 3 + 1  # three polls, then the after-state read
+    assert len(listings) == 3  # three polls; the after state is read back only for --diff
     assert all(e["merge_seconds"] is not None for e in r["results"])
+
+
+@pytest.mark.parametrize("diff,extra_reads", [(False, 0), (True, 1)])
+def test_after_state_is_read_only_for_the_diff(lab, diff, extra_reads):
+    trs = []
+    r = run("checkpoint", {"vm_names": HV01_OK, "name": "d"}, lab, diff=diff, transports=trs)
+    assert not r.failed, r.get("msg")
+    pipelines = trs[0].pipelines_run
+    last_write = max(i for i, p in enumerate(pipelines) if is_write_pipeline(p))
+    listings = [p for p in pipelines[last_write + 1:] if p == [{"cmdlet": "Hyper-V\\Get-VM", "parameters": []}]]
+    assert len(listings) == extra_reads
+    if diff:
+        after = r["diff"][0]["after"]
+        assert any(c["name"] == "d" for c in after["checkpoints"])  # read back, not predicted
+        assert all(c["id"] != "(new)" for c in after["checkpoints"])
+
+
+@pytest.mark.parametrize("interval,elapsed,total,pending,expected", [
+    (2.0, 0.0, 10, 10, 2.0),     # nothing known yet: the poll interval
+    (2.0, 5.0, 10, 10, 2.0),     # no merge finished yet
+    (2.0, 10.0, 10, 5, 5.0),     # half done in 10 s: about 10 s left, sleep half of it
+    (2.0, 10.0, 50, 10, 2.0),    # 2.5 s predicted: never below the interval
+    (0.5, 60.0, 4, 1, 10.0),     # 20 s predicted for the last one
+])
+def test_merge_poll_delay(interval, elapsed, total, pending, expected):
+    assert batch.merge_poll_delay(interval, elapsed, total, pending) == pytest.approx(expected)
 
 
 def test_merge_timeout_fails_those_vms_with_changed(lab):
