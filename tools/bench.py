@@ -80,7 +80,6 @@ from ansible_collections.hyperv.checkpoints.plugins.module_utils._psrp import PS
 from ansible_collections.hyperv.checkpoints.plugins.module_utils._transport import command  # noqa: E402
 
 SHELL_LIMIT = 30  # WinRM MaxShellsPerUser on current Windows; hvsim's default quota
-IO_BOUND: t.Dict[str, float] = {}  # checkpoint name -> most saved-memory I/O seconds on one host
 
 
 # ---------------------------------------------------------------------------- simulator
@@ -145,24 +144,20 @@ def floor_checkpoint(state: t.Dict[str, t.Any], name: str) -> t.Tuple[float, t.D
     """Most Hyper-V checkpoint work on one host / its concurrency (seconds before the session)."""
     lab = Lab.from_dump(state, clock=ManualClock(), time_scale=1.0)
     per_host: t.Dict[str, float] = {}
-    io_host: t.Dict[str, float] = {}
     with lab.locked():
         for vm in lab.vms.values():
             try:
-                # alone on an idle host (sharing S = 1)
+                # the work of one checkpoint: its standalone duration (docs/hvsim.md section 4)
                 plan = lab._plan_checkpoint(vm, name, False)  # pylint: disable=protected-access
             except ModelError:
-                plan = {"duration": 0.0, "has_memory": False}  # refused at once (e.g. ProductionOnly, cannot quiesce)
+                plan = {"duration": 0.0}  # refused at once (e.g. ProductionOnly, cannot quiesce)
             per_host[vm.host] = per_host.get(vm.host, 0.0) + plan["duration"]
-            if plan["has_memory"]:  # saved memory / throughput
-                io_host[vm.host] = io_host.get(vm.host, 0.0) + plan["duration"] - lab.costs["checkpoint_standard"]
     work = {h: per_host.get(h, 0.0) / max(1, lab.hosts[h].concurrency) for h in lab.hosts}
-    IO_BOUND[name] = max([io_host.get(h, 0.0) for h in lab.hosts] or [0.0])
     return max(work.values()), work
 
 
 def floor_merge(state: t.Dict[str, t.Any], name: str) -> t.Tuple[float, t.Dict[str, float]]:
-    """Most merge work on one host: bytes merged / host throughput (merges share the throughput)."""
+    """Most merge work on one host / its concurrency: bytes merged / host throughput per merge."""
     lab = Lab.from_dump(state, clock=ManualClock(), time_scale=1.0)
     for vm in list(lab.vms.values()):
         ids = [s.id for s in lab.snapshots_of(vm.id) if s.name == name]
@@ -174,6 +169,7 @@ def floor_merge(state: t.Dict[str, t.Any], name: str) -> t.Tuple[float, t.Dict[s
     work: t.Dict[str, float] = {h: 0.0 for h in lab.hosts}
     for job in lab.merges:
         work[job.host] += job.bytes_total / lab.hosts[job.host].throughput
+    work = {h: w / max(1, lab.hosts[h].concurrency) for h, w in work.items()}
     return max(work.values()), work
 
 
@@ -402,7 +398,7 @@ RULE = "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"
 
 
 def row(r: Result) -> str:
-    if r.path.startswith(("floor", "I/O bound")):
+    if r.path.startswith("floor"):
         return "| %s | %s | %d | %d | %.1f | %.1f | 1.00 | - | - | - | - |" % (
             r.job, r.path, r.vms, r.hosts, r.floor, r.floor)
     ratio = "%.2f" % (r.wall / r.floor) if r.floor > 0 else "-"
@@ -417,9 +413,9 @@ def markdown(results: t.List[Result], meta: t.Dict[str, t.Any]) -> str:
                  meta["when"], meta["machine"], meta["cpus"], meta["python"], meta["ansible"], meta["commit"]),
              "", "### Set-up", ""]
     lines += ["* Lab: hvsim `fleet`, %d hosts x %d VMs (seed 1), `time_scale` 1." % (meta["hosts"], meta["vms"]),
-              "* Cost model (docs/hvsim.md section 4): standard checkpoint 2 s + saved memory x S / host throughput, "
-              "production checkpoint 6 s, merge = bytes / host throughput shared by at most `concurrency` merges; "
-              "S = 1 + bulk operations already running on the host when the checkpoint starts (fixed at start). "
+              "* Cost model (docs/hvsim.md section 4): standard checkpoint 2 s + saved memory / host throughput, "
+              "production checkpoint 6 s, merge = bytes / host throughput; a host runs `concurrency` of these at "
+              "once, each at full speed, the others wait for a slot (one queue, arrival order). "
               "Hosts: throughput 400 MiB/s, concurrency 2.",
               "* Network RTT: every WS-Man reply is delayed %.0f ms (hvsim `latency` setting). Runspace start-up and "
               "per-pipeline overhead are not separate knobs in hvsim; they are what the protocol exchange costs at that "
@@ -429,11 +425,9 @@ def markdown(results: t.List[Result], meta: t.Dict[str, t.Any]) -> str:
               "remove with `wait_for_merge: true` (module default poll interval 2 s)."
               % (meta["forks"], meta["throttle"], meta["throttle"], SHELL_LIMIT),
               "* batched: %s" % meta["batched_label"],
-              "* floor: the most Hyper-V work on one host divided by its concurrency (checkpoint durations from the "
-              "cost model at S = 1, or merged bytes / throughput), plus one session; computed for each run from the "
-              "lab state just before it (`Floor s`). The saved-memory part of the checkpoints cannot run faster than "
-              "the host's throughput whatever the concurrency; that I/O bound (plus one session) is the "
-              "`I/O bound` row: when it is above the floor, no schedule can reach the floor on this model.",
+              "* floor: the most Hyper-V work on one host divided by its concurrency (standalone checkpoint durations "
+              "from the cost model, or merged bytes / throughput), plus one session; computed for each run from the "
+              "lab state just before it (`Floor s`).",
               "* WS-Man req/VM: SOAP messages received by hvsim (`requests_by_action`) per VM. Controller CPU: user + "
               "system seconds of the controller side (the ansible-playbook process tree; for the driver, the bench "
               "process); the simulator runs in its own process.",
@@ -572,10 +566,6 @@ def main(argv: t.Optional[t.Sequence[str]] = None) -> int:
             f = min(floors[job])
             ordered.append(Result(job, "floor (cost model, lowest of the runs)", n_vms, args.hosts, f, f, 0, 0, 0, 0.0,
                                   0, 0))
-            if job == "checkpoint" and IO_BOUND:
-                io = max(IO_BOUND.values()) + session
-                ordered.append(Result(job, "I/O bound (saved memory / throughput)", n_vms, args.hosts, io, io, 0, 0, 0,
-                                      0.0, 0, 0))
     by = dict(((r.job, r.path), r) for r in results)
     for job in ("checkpoint", "remove"):
         pv = by.get((job, "per-VM (ansible-playbook, task per VM)"))
@@ -593,7 +583,6 @@ def main(argv: t.Optional[t.Sequence[str]] = None) -> int:
         "ansible": subprocess.run([PY, "-c", "import ansible.release as r; print(r.__version__)"], capture_output=True,
                                   text=True, check=False).stdout.strip(),
         "commit": git_describe(),
-        "io_bound": IO_BOUND,
         "hosts": args.hosts, "vms": args.vms, "rtt": args.rtt, "session": session, "forks": args.forks,
         "throttle": args.throttle, "notes": notes + NOTES,
         "batched_label": (
@@ -628,12 +617,9 @@ def main(argv: t.Optional[t.Sequence[str]] = None) -> int:
 
 
 NOTES = [
-    "* The floor (the issue's definition: work / concurrency) is below what the cost model allows when standard "
-    "checkpoints save memory: their I/O shares the host's throughput (S), so it does not shrink with concurrency "
-    "(see the I/O bound above). hvsim fixes S when a checkpoint starts, so starting many memory-saving "
-    "checkpoints at once (per-VM with throttle 10, batched with a large parallel) makes the later ones slow for "
-    "their whole duration even after the others finished: parallelism beyond the host's concurrency is "
-    "penalised, which a real host's processor sharing would not do as strongly.",
+    "* hvsim gives each host `concurrency` slots in which checkpoints and merges run at full speed while the others "
+    "wait, so the floor (the most work on one host / its concurrency + one session) is reached by any schedule "
+    "that keeps at least `concurrency` operations present on the busiest host.",
     "* The PSRP transport runs a batch in waves of `parallel` pipelines (`_psrp.PSRPTransport._run`): each wave "
     "waits for its slowest pipeline, so VMs with long checkpoints (memory saved at 400 MiB/s) hold up the wave. "
     "A sliding window (start the next pipeline when any finishes) would bring the batched path to the floor.",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import datetime
 import hashlib
 import json
@@ -123,7 +124,21 @@ def as_datetime(ts: float) -> datetime.datetime:
 class Op(t.NamedTuple):
     name: str
     vm_id: str
-    duration: float
+    duration: float  # seconds before time_scale; for a bulk operation its work (standalone duration)
+    bulk: bool = False  # Checkpoint-VM, Restore-VMSnapshot, Export: takes one of the host's slots
+
+
+@dataclasses.dataclass(eq=False)
+class BulkJob:
+    """A synchronous bulk operation in flight (transient: never persisted, not in the digest)."""
+
+    host: str
+    vm_id: str
+    name: str
+    work: float  # work-seconds: the standalone duration (docs/hvsim.md "Cost model")
+    done: float
+    started: float
+    arrival: int = 0  # place in the host's slot queue (Lab.arrivals)
 
 
 class Lab:
@@ -140,6 +155,12 @@ class Lab:
         self.snapshots: t.Dict[str, Snapshot] = {}
         self.shares: t.Dict[str, Volume] = {}
         self.merges: t.List[MergeJob] = []
+        # Synchronous bulk operations in flight; they share the host slots with the merges.
+        self.bulk_ops: t.List[BulkJob] = []
+        # Arrival order of the slot queue (transient): bulk jobs carry theirs, merges by job id
+        # (merges loaded from a state file have none and come first, in list order).
+        self.arrivals = 0
+        self.merge_arrival: t.Dict[str, int] = {}
         self.faults: t.List[t.Dict[str, t.Any]] = []
         self.switches: t.Dict[str, t.Any] = dict(DEFAULT_SWITCHES)
         # Guest clusters: name -> {"id": guid, "members": [vm ids]} (behaviour §9: ClusterId/members).
@@ -284,7 +305,7 @@ class Lab:
             for vm in self.vms.values():
                 if vm.state == "Running" and vm.write_rate:
                     self._grow(vm, int(vm.write_rate * (now - last)))
-        self._progress_merges(last, now)
+        self._progress(last, now)
 
     def note_call(self) -> None:
         """Count one cmdlet invocation (deferred faults such as live_migration after_calls)."""
@@ -295,48 +316,107 @@ class Lab:
                     if f["after_calls"] < 0:
                         self._migrate(f)
 
-    def _rate(self, host: Host) -> float:
-        if self.time_scale <= 0:
+    # Host slots (docs/hvsim.md "Cost model"): merges and synchronous bulk operations of a host form
+    # one queue in arrival order; the first ``concurrency`` unfinished, un-held ones each progress at
+    # full speed (1 work-second per time_scale clock seconds), the others wait for a slot.
+    def _speed(self, host: t.Optional[Host]) -> float:
+        """Work-seconds per clock second of an operation holding a slot."""
+        if self.time_scale <= 0 or host is None:
             return float("inf")
-        return host.throughput / self.time_scale
+        return 1.0 / self.time_scale
 
-    def _progress_merges(self, t0: float, t1: float) -> None:
-        by_host: t.Dict[str, t.List[MergeJob]] = {}
-        for job in self.merges:
-            by_host.setdefault(job.host, []).append(job)
-        for host_name, jobs in by_host.items():
+    @staticmethod
+    def _work_left(item: t.Union[MergeJob, BulkJob], host: t.Optional[Host]) -> float:
+        if isinstance(item, MergeJob):
+            left = max(0.0, item.bytes_total - item.bytes_done)
+            return left / host.throughput if host is not None else left  # no host: done at once (speed inf)
+        return max(0.0, item.work - item.done)
+
+    @staticmethod
+    def _credit(item: t.Union[MergeJob, BulkJob], host: t.Optional[Host], work: float) -> None:
+        if isinstance(item, MergeJob):
+            if host is None or work == float("inf"):
+                item.bytes_done = item.bytes_total
+            else:
+                item.bytes_done = min(float(item.bytes_total), item.bytes_done + work * host.throughput)
+        else:
+            item.done = min(item.work, item.done + work)
+
+    @staticmethod
+    def _complete(item: t.Union[MergeJob, BulkJob]) -> None:
+        if isinstance(item, MergeJob):
+            item.bytes_done = item.bytes_total
+        else:
+            item.done = item.work
+
+    def _arrive(self) -> int:
+        self.arrivals += 1
+        return self.arrivals
+
+    def _slot_queue(self, host_name: str) -> t.List[t.Union[MergeJob, BulkJob]]:
+        """Merges and bulk jobs of a host in arrival order (FIFO)."""
+        items: t.List[t.Union[MergeJob, BulkJob]] = [j for j in self.merges if j.host == host_name]
+        items += [b for b in self.bulk_ops if b.host == host_name]
+        return sorted(items, key=lambda i: i.arrival if isinstance(i, BulkJob) else self.merge_arrival.get(i.id, 0))
+
+    def _running(self, items: t.Sequence[t.Union[MergeJob, BulkJob]], host: t.Optional[Host]
+                 ) -> t.List[t.Union[MergeJob, BulkJob]]:
+        """The operations holding a slot: the first ``concurrency`` unfinished, un-held ones."""
+        cap = max(1, host.concurrency if host else 1)
+        hold = self._hold()
+        active = [i for i in items
+                  if not (isinstance(i, MergeJob) and (i.held or hold)) and self._work_left(i, host) > 0]
+        return active[:cap]
+
+    def _progress(self, t0: float, t1: float) -> None:
+        """Advance every host's slot queue from clock time t0 to t1, event by event; finish merges."""
+        names: t.List[str] = []
+        for item in [*self.merges, *self.bulk_ops]:
+            if item.host not in names:
+                names.append(item.host)
+        for host_name in names:
             host = self.hosts.get(host_name)
-            rate = self._rate(host) if host else float("inf")
-            cap = max(1, host.concurrency if host else 1)
+            items = self._slot_queue(host_name)
+            speed = self._speed(host)
+            # Work worth a microsecond of clock time counts as done (float clocks near 1.8e9 s
+            # resolve about 2.4e-7 s), so a sleep of exactly the remaining time finishes the work.
+            dust = 1e-6 * speed
             now = t0
             while True:
-                active = [j for j in jobs if not j.held and j.bytes_done < j.bytes_total and not self._hold()]
-                running = active[:cap]
+                running = self._running(items, host)
                 if not running:
                     break
-                share = rate / len(running)
-                if share == float("inf"):
-                    for j in running:
-                        j.bytes_done = j.bytes_total
+                if speed == float("inf"):
+                    for i in running:
+                        self._complete(i)
                     continue
-                need = min((j.bytes_total - j.bytes_done) / share for j in running)
-                if now + need <= t1:
-                    for j in running:
-                        j.bytes_done = min(j.bytes_total, j.bytes_done + need * share)
-                    # guard against float dust
-                    for j in running:
-                        if j.bytes_total - j.bytes_done < 1e-6:
-                            j.bytes_done = j.bytes_total
-                    now += need
-                else:
-                    for j in running:
-                        j.bytes_done += (t1 - now) * share
+                need = min(self._work_left(i, host) for i in running) / speed
+                step = need if now + need <= t1 else max(0.0, t1 - now)
+                for i in running:
+                    self._credit(i, host, step * speed)
+                    if self._work_left(i, host) <= dust:
+                        self._complete(i)
+                if step < need:
                     break
-            for job in list(jobs):
+                now += need
+            for job in [i for i in items if isinstance(i, MergeJob)]:
                 if job.held or self._hold():
                     continue
                 if job.bytes_done >= job.bytes_total and (job.min_end is None or job.min_end <= t1):
                     self._finish_merge(job)
+
+    def _until_next_event(self, item: t.Union[MergeJob, BulkJob]) -> t.Optional[float]:
+        """Clock seconds until ``item`` finishes (it holds a slot) or a slot of its host frees (it waits)."""
+        host = self.hosts.get(item.host)
+        speed = self._speed(host)
+        if speed == float("inf"):
+            return 0.0
+        running = self._running(self._slot_queue(item.host), host)
+        if item in running:
+            return self._work_left(item, host) / speed
+        if running:
+            return min(self._work_left(i, host) for i in running) / speed
+        return None  # held, or finished and waiting (slow_merge min_end)
 
     def _hold(self) -> bool:
         return bool(self.switches.get("merge_hold"))
@@ -348,12 +428,38 @@ class Lab:
             self._advance()
 
     def _wait(self, op: Op) -> None:
-        """Let a timed operation's duration pass, without holding the lock."""
-        for hook in list(self.in_flight_hooks):
-            hook(op)
-        delay = op.duration * self.time_scale
-        if delay > 0:
-            self.clock.sleep(delay)
+        """Let a timed operation's duration pass, without holding the lock.
+
+        A bulk operation (``op.bulk``) is a job in its host's slot queue: it waits for a slot, then
+        its work (``op.duration``) passes at full speed (docs/hvsim.md "Cost model").
+        """
+        if not op.bulk or self.time_scale <= 0:
+            for hook in list(self.in_flight_hooks):
+                hook(op)
+            delay = op.duration * self.time_scale
+            if delay > 0:
+                self.clock.sleep(delay)
+            return
+        with self.lock:
+            self._advance()  # no credit for the time before it arrived
+            vm = self.vms.get(op.vm_id)
+            job = BulkJob(vm.host if vm else "", op.vm_id, op.name, max(0.0, op.duration), 0.0, self.now(),
+                          self._arrive())
+            self.bulk_ops.append(job)
+        try:
+            for hook in list(self.in_flight_hooks):
+                hook(op)
+            while True:
+                with self.lock:
+                    self._advance()
+                    if job.done >= job.work:
+                        break
+                    delay = self._until_next_event(job)
+                self.clock.sleep(max(delay or 0.0, 1e-3))
+        finally:
+            with self.lock:
+                if job in self.bulk_ops:
+                    self.bulk_ops.remove(job)
 
     # ------------------------------------------------------------------ files and volumes
     def volume_for(self, host: Host, path: str) -> t.Optional[Volume]:
@@ -558,15 +664,6 @@ class Lab:
             disk = next((d.path for d in vm.drives if d.path), vm.name)
             raise ModelError("OperationFailed", M.BROKEN_CHAIN.format(what, vm.name, disk, vm.id.upper()), vm.name)
 
-    def _io_sharing(self, host: Host) -> int:
-        """How many bulk I/O operations would share the host's throughput with a new one (>= 1)."""
-        busy = 0
-        for v in self.vms.values():
-            if v.host == host.name and {"CreatingSnapshot", "32769", "ExportingVirtualMachine"} & set(v.busy):
-                busy += 1
-        running_merges = [j for j in self.merges if j.host == host.name and not j.held][: max(1, host.concurrency)]
-        return 1 + busy + len(running_merges)
-
     # ------------------------------------------------------------------ checkpoint
     def checkpoint(self, host: str, vm_id: str, name: t.Optional[str] = None, *, automatic: bool = False) -> Snapshot:
         """Checkpoint-VM (behaviour §1, §2, §6, §9, §16.3; notes B Checkpoint-VM)."""
@@ -574,7 +671,7 @@ class Lab:
             vm = self.get_vm(host, vm_id)
             plan = self._plan_checkpoint(vm, name, automatic)
             vm.busy.append("CreatingSnapshot")
-            op = Op("Checkpoint-VM", vm.id, plan["duration"])
+            op = Op("Checkpoint-VM", vm.id, plan["duration"], bulk=True)
         try:
             self._wait(op)
         finally:
@@ -640,7 +737,7 @@ class Lab:
         self._need_space(host, needs, "Checkpoint operation", vm)
 
         overhead = self.costs["checkpoint_production" if kind == "production" else "checkpoint_standard"]
-        duration = overhead + ((vm.memory_startup * self._io_sharing(host) / host.throughput) if has_memory else 0.0)
+        duration = overhead + ((vm.memory_startup / host.throughput) if has_memory else 0.0)  # work-seconds
         now = self.now()
         if name is None:
             base = f"{vm.name} - ({_fmt_time_name(now)})"
@@ -839,7 +936,8 @@ class Lab:
         job = MergeJob(self.new_guid(), vm.host, vm.id, nbytes, 0.0, self.now())
         self._apply_slow_fault(job)
         self.merges.append(job)
-        self._progress_merges(self.now(), self.now())
+        self.merge_arrival[job.id] = self._arrive()
+        self._progress(self.now(), self.now())
         return job
 
     def _apply_slow_fault(self, job: MergeJob) -> None:
@@ -856,6 +954,7 @@ class Lab:
     def _finish_merge(self, job: MergeJob) -> None:
         if job in self.merges:
             self.merges.remove(job)
+        self.merge_arrival.pop(job.id, None)
         vm = self.vms.get(job.vm_id)
         if vm is not None and vm.host in self.hosts:
             self._collect(vm, execute=True)
@@ -912,9 +1011,8 @@ class Lab:
             with self.locked():
                 if job not in self.merges:
                     return
-                host = self.hosts.get(job.host)
-                remaining = (job.bytes_total - job.bytes_done) / (host.throughput if host else 1)
-            self.clock.sleep(max(step, remaining * self.time_scale) if self.time_scale > 0 else step)
+                delay = self._until_next_event(job) if self.time_scale > 0 else None
+            self.clock.sleep(max(step, delay or 0.0))
 
     def _unlink(self, vm: VM, s: Snapshot) -> None:
         """Drop one checkpoint from the tree: children and the VM re-parent onto its parent."""
@@ -938,12 +1036,11 @@ class Lab:
                 vm.state = "Saved"
                 vm.started_at = None
             hostobj = self.hosts[vm.host]
-            share = self._io_sharing(hostobj)
             vm.busy.append("32769")  # ApplyingSnapshot (module enum typo: unnamed value)
-            duration = self.costs["apply"] + (snap.captured.memory_startup * share / hostobj.throughput if snap.state == "Saved" else 0.0)
+            duration = self.costs["apply"] + (snap.captured.memory_startup / hostobj.throughput if snap.state == "Saved" else 0.0)
             if was in ("Running", "Paused"):
-                duration += self.costs["save"] + vm.memory_startup * share / hostobj.throughput
-            op = Op("Restore-VMSnapshot", vm.id, duration)
+                duration += self.costs["save"] + vm.memory_startup / hostobj.throughput
+            op = Op("Restore-VMSnapshot", vm.id, duration, bulk=True)
         try:
             self._wait(op)
         finally:
@@ -1242,9 +1339,9 @@ class Lab:
                     raise ModelError("OperationFailed", M.PRODUCTION_FAILED.format(vm.name, vm.id.upper(), reason), vm.name)
             files = self._export_files(vm, hostobj, snap, capture)
             total = sum(f.size for f in files)
-            duration = self.costs["export"] + total * self._io_sharing(hostobj) / hostobj.throughput
+            duration = self.costs["export"] + total / hostobj.throughput
             vm.busy.append("ExportingVirtualMachine")
-            op = Op("Export-VMSnapshot" if snap else "Export-VM", vm.id, duration)
+            op = Op("Export-VMSnapshot" if snap else "Export-VM", vm.id, duration, bulk=True)
         try:
             self._wait(op)
         finally:

@@ -74,8 +74,8 @@ class Host:
     cluster: t.Optional[str] = None
     domain: str = "lab.local"
     volumes: t.List[Volume] = dataclasses.field(default_factory=list)
-    throughput: int = 200 * MiB  # bytes/s for checkpoint/merge/export I/O
-    concurrency: int = 2  # background merges that progress at the same time
+    throughput: int = 200 * MiB  # bytes/s of checkpoint/merge/export I/O, for each operation holding a slot
+    concurrency: int = 2  # slots: bulk operations (checkpoint, apply, export, merge) running at once
     logical_processors: int = 16
     memory_capacity: int = 256 * GiB
     vm_path: str = "C:\\ProgramData\\Microsoft\\Windows\\Hyper-V"

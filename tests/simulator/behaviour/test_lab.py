@@ -188,19 +188,95 @@ def test_fault_params_from_strings(lab):
     assert f["after_calls"] == 3
 
 
-def test_concurrent_checkpoints_share_host_throughput(lab, clock):
-    # source: docs/hvsim.md cost model (memory writes share the host throughput with other bulk I/O)
+def _timed_second_checkpoint(lab, clock, first, second):
+    """Checkpoint ``first`` on HV01; while it is in flight checkpoint ``second``. Returns
+    (work of each by VM name, clock seconds the second call took, clock seconds of the whole)."""
     lab.time_scale = 1.0
     call = Caller(lab)
-    durations = {}
+    work, took = {}, {}
 
     def hook(op):
-        durations[op.vm_id] = op.duration
-        if op.vm_id == DEMO_IDS["app01"]:
-            call("HV01", "Checkpoint-VM", "VMObject", VM=[call.vm("lnx01")], SnapshotName="second")
+        work[lab.vms[op.vm_id].name] = op.duration
+        if op.vm_id == DEMO_IDS[first]:
+            t0 = clock.now()
+            assert not call("HV01", "Checkpoint-VM", "VMObject", VM=[call.vm(second)], SnapshotName="second").errors
+            took[second] = clock.now() - t0
 
     lab.in_flight_hooks.append(hook)
-    call("HV01", "Checkpoint-VM", "VMObject", VM=[call.vm("app01")], SnapshotName="first")
+    t0 = clock.now()
+    assert not call("HV01", "Checkpoint-VM", "VMObject", VM=[call.vm(first)], SnapshotName="first").errors
+    return work, took[second], clock.now() - t0
+
+
+def test_concurrent_checkpoints_each_take_their_standalone_duration(lab, clock):
+    # source: docs/hvsim.md cost model (host slots: the first `concurrency` bulk operations of a host each run at full speed)
+    assert lab.hosts["HV01"].concurrency == 2
+    work, second, whole = _timed_second_checkpoint(lab, clock, "app01", "lnx01")
     rate = lab.hosts["HV01"].throughput
-    assert durations[DEMO_IDS["app01"]] == pytest.approx(2.0 + 8 * GiB / rate)
-    assert durations[DEMO_IDS["lnx01"]] == pytest.approx(2.0 + 2 * 2 * GiB / rate)  # shared with the first
+    assert work["app01"] == pytest.approx(2.0 + 8 * GiB / rate)  # standalone: overhead + memory / throughput
+    assert work["lnx01"] == pytest.approx(2.0 + 2 * GiB / rate)  # lnx01 falls back to standard (no VSS)
+    assert second == pytest.approx(work["lnx01"])  # a free slot: its own duration, not slowed by the first
+    assert whole == pytest.approx(work["app01"])  # and the first is not slowed by the second
+    assert lab.bulk_ops == []
+
+
+def test_checkpoint_waits_for_a_slot_on_a_concurrency_1_host(lab, clock):
+    # source: docs/hvsim.md cost model (host slots: an operation beyond `concurrency` waits for a slot, then runs its own duration)
+    lab.hosts["HV01"].concurrency = 1
+    work, second, whole = _timed_second_checkpoint(lab, clock, "app01", "lnx01")
+    assert second == pytest.approx(work["app01"] + work["lnx01"])  # waited for the first, then its own work
+    assert whole == pytest.approx(work["app01"] + work["lnx01"])
+    assert lab.bulk_ops == []
+
+
+def test_slots_are_work_conserving(lab, clock):
+    # source: docs/hvsim.md cost model (work-conserving: N operations of total work W on a host of concurrency c
+    # take W / c when at least c are always present; the bench floor is reachable)
+    lab.time_scale = 1.0
+    call = Caller(lab)
+    names = ["dc01", "web01", "lnx01", "deep01"]
+    for n in names:
+        vm = lab.vms[DEMO_IDS[n]]
+        vm.state, vm.checkpoint_type = "Off", "Production"  # an Off VM: production checkpoint, 6 s of work
+    pending = names[1:]
+    work = {}
+
+    def hook(op):
+        work[op.vm_id] = op.duration
+        if pending:  # every operation starts at the same clock time
+            n = pending.pop(0)
+            assert not call("HV01", "Checkpoint-VM", "VMObject", VM=[call.vm(n)], SnapshotName="w").errors
+
+    lab.in_flight_hooks.append(hook)
+    t0 = clock.now()
+    assert not call("HV01", "Checkpoint-VM", "VMObject", VM=[call.vm(names[0])], SnapshotName="w").errors
+    total = sum(work.values())
+    assert len(work) == 4 and total == pytest.approx(4 * lab.costs["checkpoint_production"])
+    cap = lab.hosts["HV01"].concurrency
+    assert clock.now() - t0 == pytest.approx(total / cap)  # 24 s of work on 2 slots: 12 s
+    assert all(len([x for x in call.snaps(n) if x.properties["Name"] == "w"]) == 1 for n in names)
+    # (a call nested in a hook returns on the ManualClock only after the inner calls: the order of the
+    # single jobs is checked on the slot queue in the next test)
+
+
+def test_slot_progress_never_beats_total_work_over_concurrency(lab, clock):
+    # source: docs/hvsim.md cost model (work-conserving: no schedule finishes before W / c; FIFO order, one queue)
+    from hvsim.model.core import BulkJob
+
+    lab.time_scale = 1.0
+    t0 = clock.now()
+    with lab.locked():
+        jobs = [BulkJob("HV01", "x%d" % i, "Checkpoint-VM", w, 0.0, t0, arrival=lab._arrive())  # pylint: disable=protected-access
+                for i, w in enumerate([3.0, 1.0, 2.0, 2.0])]
+        lab.bulk_ops.extend(jobs)
+    ends = {}
+    while len(ends) < len(jobs):
+        clock.advance(0.25)
+        with lab.locked():
+            for j in jobs:
+                if j.done >= j.work and j.vm_id not in ends:
+                    ends[j.vm_id] = clock.now() - t0
+    lab.bulk_ops.clear()
+    # FIFO: x0 and x1 start; x2 takes x1's slot at 1; x3 the first slot free at 3: ends 3, 1, 3, 5 (>= 8 / 2)
+    assert [round(ends["x%d" % i] * 4) / 4 for i in range(4)] == [3.0, 1.0, 3.0, 5.0]
+    assert max(ends.values()) >= sum(j.work for j in jobs) / lab.hosts["HV01"].concurrency

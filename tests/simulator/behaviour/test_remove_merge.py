@@ -160,22 +160,29 @@ def test_merge_duration_is_bytes_over_host_throughput(timed):
     assert plain(call.vm("deep01").properties["OperationalStatus"]) == ["Ok"]
 
 
-def test_concurrent_merges_share_host_throughput(timed):
-    # source: brief/docs/hvsim.md cost model (throughput shared by concurrent merges on the host)
+def test_two_merges_on_a_concurrency_2_host_each_run_at_full_throughput(timed):
+    # source: docs/hvsim.md cost model (host slots: `throughput` is the rate one operation gets; HV01 has two slots)
     lab, clock, call = timed
+    assert lab.hosts["HV01"].concurrency == 2
     lab.simulate_writes(DEMO_IDS["deep01"], 1000 * MiB)
-    lab.simulate_writes(DEMO_IDS["app01"], 1000 * MiB)
+    lab.simulate_writes(DEMO_IDS["app01"], 400 * MiB)
     assert not _remove(call, "deep01", [_by_name(call, "deep01")["L6"]]).errors
     assert not _remove(call, "app01", [_by_name(call, "app01")["release-1.4"]]).errors
     jobs = {j.vm_id: j.bytes_total for j in lab.merges}
-    small_vm = min(jobs, key=jobs.get)
-    alone = jobs[small_vm] / lab.hosts["HV01"].throughput
-    clock.advance(alone + 0.05)  # alone the smaller merge would be done; sharing the host it is not
-    for n in ("deep01", "app01"):
-        assert "MergingDisks" in plain(call.vm(n).properties["OperationalStatus"])
-    clock.advance(alone)  # now past 2 x alone: the smaller merge has finished
-    name = "deep01" if small_vm == DEMO_IDS["deep01"] else "app01"
-    assert plain(call.vm(name).properties["OperationalStatus"]) == ["Ok"]
+    assert len(jobs) == 2
+    rate = lab.hosts["HV01"].throughput
+    small_vm, big_vm = sorted(jobs, key=jobs.get)
+    name = {DEMO_IDS["deep01"]: "deep01", DEMO_IDS["app01"]: "app01"}
+    t0 = clock.now()
+    clock.advance(jobs[small_vm] / rate - 0.05)
+    assert "MergingDisks" in plain(call.vm(name[small_vm]).properties["OperationalStatus"])
+    clock.advance(0.1)  # its own bytes / throughput: done, although the other merge ran alongside
+    assert plain(call.vm(name[small_vm]).properties["OperationalStatus"]) == ["Ok"]
+    assert "MergingDisks" in plain(call.vm(name[big_vm]).properties["OperationalStatus"])
+    clock.advance(t0 + jobs[big_vm] / rate - 0.05 - clock.now())
+    assert "MergingDisks" in plain(call.vm(name[big_vm]).properties["OperationalStatus"])
+    clock.advance(0.1)
+    assert plain(call.vm(name[big_vm]).properties["OperationalStatus"]) == ["Ok"]
 
 
 def test_host_concurrency_capacity_queues_merges(timed):
@@ -191,6 +198,50 @@ def test_host_concurrency_capacity_queues_merges(timed):
     with lab.locked():
         pass
     assert lab.merges == [j2] and j2.bytes_done < j2.bytes_total  # the second only started when the first ended
+
+
+def test_checkpoint_waits_for_a_merge_on_a_concurrency_1_host(timed):
+    # source: docs/hvsim.md cost model (host slots: merges and synchronous bulk operations share one FIFO queue)
+    lab, clock, call = timed
+    host = lab.hosts["HV03"]
+    assert host.concurrency == 1
+    lab.vms[DEMO_IDS["small01"]].memory_startup = 512 * MiB  # fits the small F: volume
+    lab.simulate_writes(DEMO_IDS["nightly49"], 600 * MiB)
+    assert not _remove(call, "nightly49", [_by_name(call, "nightly49")["nightly-49"]]).errors
+    (job,) = lab.merges
+    merge = job.bytes_total / host.throughput
+    ckpt = lab.costs["checkpoint_standard"] + lab.vms[DEMO_IDS["small01"]].memory_startup / host.throughput
+    t0 = clock.now()
+    assert not call("HV03", "Checkpoint-VM", "VMObject", VM=[call.vm("small01")], SnapshotName="after-merge").errors
+    assert clock.now() - t0 == pytest.approx(merge + ckpt)  # waited for the merge's slot, then its own work
+    assert lab.merges == [] and lab.bulk_ops == []
+
+
+def test_merge_waits_for_a_checkpoint_on_a_concurrency_1_host(timed):
+    # source: docs/hvsim.md cost model (host slots: merges and synchronous bulk operations share one FIFO queue)
+    lab, clock, call = timed
+    host = lab.hosts["HV03"]
+    lab.vms[DEMO_IDS["small01"]].memory_startup = 512 * MiB  # fits the small F: volume
+    lab.simulate_writes(DEMO_IDS["nightly49"], 600 * MiB)
+    started = {}
+
+    def hook(op):  # Remove-VMSnapshot while the checkpoint of small01 holds HV03's only slot
+        started["t"] = clock.now()
+        assert not _remove(call, "nightly49", [_by_name(call, "nightly49")["nightly-49"]]).errors
+        started["bytes"] = lab.merges[0].bytes_total
+
+    lab.in_flight_hooks.append(hook)
+    assert not call("HV03", "Checkpoint-VM", "VMObject", VM=[call.vm("small01")], SnapshotName="first").errors
+    lab.in_flight_hooks.remove(hook)
+    ckpt = lab.costs["checkpoint_standard"] + lab.vms[DEMO_IDS["small01"]].memory_startup / host.throughput
+    assert clock.now() - started["t"] == pytest.approx(ckpt)  # the checkpoint was not slowed by the queued merge
+    with lab.locked():
+        assert lab.merges[0].bytes_done == 0  # the merge has not started yet
+    merge = started["bytes"] / host.throughput
+    clock.advance(merge - 0.05)
+    assert "MergingDisks" in plain(call.vm("nightly49").properties["OperationalStatus"])
+    clock.advance(0.1)
+    assert plain(call.vm("nightly49").properties["OperationalStatus"]) == ["Ok"]
 
 
 def test_remove_waits_for_merge_when_switch_off(timed):
