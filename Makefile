@@ -53,7 +53,7 @@ help:
 	@echo "make sanity       ansible-test sanity --local on the installed copy"
 	@echo "make lint         ansible-lint (production profile, offline), antsibull-changelog lint, action group check"
 	@echo "make molecule     molecule scenarios under extensions/molecule/ (if any)"
-	@echo "make bench        tools/bench.py (if present)"
+	@echo "make bench        the fleet benchmark (tools/bench.py, default size; --full: 20 x 50)"
 	@echo "make clean        remove build output and local state (keeps .venv)"
 
 # ---------------------------------------------------------------------------- set-up
@@ -137,7 +137,7 @@ demo: install
 	$(PY) tools/demo.py
 
 bench: install
-	@if [ -f tools/bench.py ]; then $(PY) tools/bench.py; else echo "bench: tools/bench.py does not exist yet"; fi
+	$(PY) tools/bench.py
 
 clean:
 	rm -rf build/collections build/test-logs build/*.tar.gz tests/output .hvsim-state .pytest_cache .hypothesis

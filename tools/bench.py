@@ -489,7 +489,7 @@ def main(argv: t.Optional[t.Sequence[str]] = None) -> int:
     parser.add_argument("--forks", type=int, default=10)
     parser.add_argument("--throttle", type=int, default=10, help="per-VM task throttle (<= the shell quota)")
     parser.add_argument("--parallel", type=int, action="append", default=None,
-                        help="batched pipelines per host (repeatable; default: 2, the hosts' concurrency)")
+                        help="batched pipelines per host (repeatable; default: the module's default)")
     parser.add_argument("--poll", type=float, default=1.0, help="batched merge poll interval")
     parser.add_argument("--skip-per-vm", action="store_true")
     parser.add_argument("--driver", action="store_true",
@@ -620,13 +620,15 @@ NOTES = [
     "* hvsim gives each host `concurrency` slots in which checkpoints and merges run at full speed while the others "
     "wait, so the floor (the most work on one host / its concurrency + one session) is reached by any schedule "
     "that keeps at least `concurrency` operations present on the busiest host.",
-    "* The PSRP transport runs a batch in waves of `parallel` pipelines (`_psrp.PSRPTransport._run`): each wave "
-    "waits for its slowest pipeline, so VMs with long checkpoints (memory saved at 400 MiB/s) hold up the wave. "
-    "A sliding window (start the next pipeline when any finishes) would bring the batched path to the floor.",
+    "* The PSRP transport keeps a sliding window of `parallel` pipelines on the one runspace pool "
+    "(`_psrp.PSRPTransport._run_streaming`): the next VM's pipeline starts as soon as the oldest has finished, so "
+    "the host's queue never runs dry while the controller reads a result.",
     "* WS-Man requests per VM include the session set-up (shell Create, runspace-pool open Receives, Delete) "
-    "spread over the host's VMs; every pipeline costs a Command, one or more Receives and a Signal (terminate), "
-    "so one pipeline per VM cannot go below about 3 messages per VM. The module's batch mode also sends its "
-    "preflight reads (volumes, disks, integration services, KVP, VHD chains) and merge polls.",
+    "spread over the host's VMs; every pipeline costs a Command and one Receive when it finishes within the "
+    "operation timeout. No Signal is sent to a finished pipeline (MS-PSRP 3.1.1.3.2: the client must not message "
+    "a Completed pipeline), so one pipeline per VM costs about 2 messages. The module's batch mode adds its "
+    "preflight reads (VMs, checkpoints, volumes, disks, integration services, KVP, VHD chains) and the merge "
+    "polls (at half the predicted time left); the after state is read back only for a diff.",
     "* Controller CPU of the ansible-playbook rows includes the fixed start-up of `ansible-playbook` itself "
     "(about 2 CPU seconds), which dominates the batched row at small sizes and is amortised at 50 VMs per host.",
 ]
