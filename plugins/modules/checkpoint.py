@@ -490,6 +490,7 @@ from ansible_collections.hyperv.checkpoints.plugins.module_utils import _lifecyc
 from ansible_collections.hyperv.checkpoints.plugins.module_utils._errors import (
     CommandError,
     HyperVError,
+    NotFoundError,
     OperationTimeoutError,
 )
 from ansible_collections.hyperv.checkpoints.plugins.module_utils._module import (
@@ -751,12 +752,24 @@ def run(client, params, check_mode, out):
     vm = client.find_vm(name=params["vm_name"], vm_id=params["vm_id"])
     out.target["vm"] = vm.name
     out.target["vm_id"] = vm.id
-    checkpoints = client.list_checkpoints(vm.id)
-    if params["state"] == "absent":
-        before, after, vm_after = _absent(client, params, check_mode, out, vm, checkpoints)
-    else:
-        before, after, vm_after = _present(client, params, check_mode, out, vm, checkpoints)
+    try:
+        checkpoints = client.list_checkpoints(vm.id)
+        if params["state"] == "absent":
+            before, after, vm_after = _absent(client, params, check_mode, out, vm, checkpoints)
+        else:
+            before, after, vm_after = _present(client, params, check_mode, out, vm, checkpoints)
+    except NotFoundError as exc:
+        raise _explain_not_found(client, vm, out, exc)
     return vm, before, vm_after, after
+
+
+def _explain_not_found(client, vm, out, exc):
+    """A read that found nothing after the VM was resolved: say so when the VM itself left the host (B6)."""
+    if exc.hint == lc.MIGRATION_HINT or not lc.vm_gone_from_host(client, vm):
+        return exc
+    what = ("What this task already wrote on this host before the VM left stays applied (see changed)."
+            if out.wrote else "Nothing was written on this host.")
+    return lc.vm_migrated_error(client, vm, what, cause=exc)
 
 
 def _predicted_tree(out, vm, before, params):

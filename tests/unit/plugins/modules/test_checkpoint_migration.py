@@ -80,6 +80,23 @@ def test_apply_vm_migrates_before_restore(lab):
     assert lab.vms[WEB01].state == "Off"
 
 
+@pytest.mark.parametrize("args,cmdlet", [
+    ({"vm_id": WEB01, "name": "during-read"}, "Get-VMSnapshot"),
+    ({"vm_id": WEB01, "name": "during-read"}, "Get-VMHardDiskDrive"),
+    ({"vm_id": WEB01, "state": "absent", "name": "after-patch"}, "Get-VMHardDiskDrive"),
+])
+def test_vm_migrates_during_a_read(lab, args, cmdlet):
+    """The VM leaves while the module is still reading (no write yet): the B6 message, not a bare "not found"."""
+    migrate(lab, calls_before("checkpoint", args, cmdlet))
+    before = sorted(names(lab, WEB01))
+    r = run("checkpoint", args, lab)
+    assert r.failed and not r.changed
+    assert_migration_msg(r, "'%s'" % args["name"])
+    assert "Nothing was written on this host" in r["msg"]
+    assert lab.vms[WEB01].host == "HV02"
+    assert sorted(names(lab, WEB01)) == before
+
+
 def test_remove_vm_migrates_before_the_write(lab):
     """Remove-VMSnapshot finds nothing because the VM left: not reported as "already gone"."""
     args = {"vm_id": WEB01, "state": "absent", "name": "after-patch"}
