@@ -205,7 +205,7 @@ def to_plain(value, depth=0):
     if value is None or isinstance(value, (bool, int, float)):
         return value
     if isinstance(value, str):
-        return value if type(value) is str else str(value)
+        return str(value)  # ClixmlDateTime and the like become plain str
     if isinstance(value, uuid.UUID):
         return str(value).lower()
     if isinstance(value, bytes):
@@ -483,7 +483,7 @@ class PSRPTransport(Transport):
                 if on_result is not None and on_result(index, results[index]) is False:
                     stop = True
         except Exception as exc:  # pylint: disable=broad-except
-            unknown = [i for i, _ in in_flight]
+            unknown = [pending[0] for pending in in_flight]
             write = any(is_write_pipeline(pipelines[i]) for i in unknown)
             mapped = map_exception(exc, self.host, request_sent=bool(unknown), write=write)
             # the pool may be unusable now; free it so the shell quota is not leaked

@@ -57,8 +57,8 @@ options:
       - Batch mode. At most this many create or remove pipelines are in flight at once on the one runspace pool
         of the session (PSRP), as a sliding window; the next one starts as soon as the oldest has finished.
         Between 1 and 16.
-      - The default 4 is twice the host capacity of the cost model the collection is measured with (docs/hvsim.md,
-        section 4: a host runs 2 checkpoint or merge operations at once and queues the rest), so the host always
+      - The default 4 is twice the host capacity of the cost model the collection is measured with (docs/hvsim.md
+        section 4, where a host runs 2 checkpoint or merge operations at once and queues the rest), so the host always
         has its next operation waiting while the controller reads a result. A higher value only queues more on
         the host.
       - With O(hyperv_transport=winrm) the pipelines are sent O(parallel) per request and run one after the other

@@ -336,7 +336,7 @@ def test_psrp_runs_a_sliding_window(fake_pypsrp, parallel, count):
         most = max(most, len(in_flight))
     assert most == min(parallel, count)
     # after the first window, each end is followed at once by the next begin (no wave barrier)
-    ends = [i for i, (kind, _) in enumerate(events) if kind == "end"]
+    ends = [i for i, event in enumerate(events) if event[0] == "end"]
     for position in ends[:count - parallel] if count > parallel else []:
         assert events[position + 1][0] == "begin"
 
