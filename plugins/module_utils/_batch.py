@@ -48,6 +48,7 @@ from ansible_collections.hyperv.checkpoints.plugins.module_utils._client import 
     match_exact,
     normalize_guid,
     raise_for_result,
+    roles_from_kvp_result,
     volume_for_path,
 )
 from ansible_collections.hyperv.checkpoints.plugins.module_utils._errors import (
@@ -66,7 +67,6 @@ from ansible_collections.hyperv.checkpoints.plugins.module_utils._models import 
     IntegrationService,
     VhdChainLink,
     Volume,
-    parse_kvp_items,
 )
 from ansible_collections.hyperv.checkpoints.plugins.module_utils._transport import STATE_FAILED, command
 
@@ -280,7 +280,7 @@ class BatchRunner(object):
             for obj in res["services"].get("output") or []:
                 svc = IntegrationService.from_plain(obj)
                 view.services.setdefault(svc.vm_id, []).append(svc)
-            view.roles = self._roles(res["kvp"], [vm.id for vm in view.vms])
+            view.roles = roles_from_kvp_result(res["kvp"], [vm.id for vm in view.vms])
         if "cp_disks" in res:
             for obj in res["cp_disks"].get("output") or []:
                 sid = obj.get("VMSnapshotId")
@@ -301,28 +301,6 @@ class BatchRunner(object):
                 view.checkpoints[vm_id] = [Checkpoint.from_plain(o) for o in raise_for_result(r, "listing checkpoints")]
             except HyperVError as exc:
                 view.cp_errors[vm_id] = exc
-
-    @staticmethod
-    def _roles(result, ids):
-        """GuestRole per VM from the host's KVP objects (as HyperVClient.guest_roles)."""
-        if _failed(result):
-            return dict((v, GuestRole(vm_id=v, source="unavailable")) for v in ids)
-        by_vm = {}
-        for obj in result.get("output") or []:
-            system = str(obj.get("SystemName") or "").strip().strip("{}").lower()
-            if system:
-                by_vm[system] = parse_kvp_items(obj.get("GuestIntrinsicExchangeItems"))
-        roles = {}
-        for vm_id in ids:
-            items = by_vm.get(vm_id)
-            product = None
-            if items and items.get("ProductType") not in (None, ""):
-                try:
-                    product = int(items["ProductType"])
-                except (TypeError, ValueError):
-                    product = None
-            roles[vm_id] = GuestRole.from_product_type(vm_id, product)
-        return roles
 
     # ------------------------------------------------------------------ 0. resolve the VM list
     def resolve(self, vm_names, vm_ids):

@@ -184,6 +184,32 @@ def volume_for_path(volumes, path):
     return best
 
 
+def roles_from_kvp_result(result, vm_ids):
+    """{vm_id: GuestRole} from the plain result of ``HyperVClient.kvp_pipeline()`` (pure).
+
+    SystemName is matched to the (lower-case) VM Id on the controller; a failed CIM query makes
+    every role unknown with source ``unavailable``.
+    """
+    if result.get("errors") or result.get("state") == STATE_FAILED:
+        return dict((v, GuestRole(vm_id=v, source="unavailable")) for v in vm_ids)
+    by_vm = {}
+    for obj in result.get("output") or []:
+        system = str(obj.get("SystemName") or "").strip().strip("{}").lower()
+        if system:
+            by_vm[system] = parse_kvp_items(obj.get("GuestIntrinsicExchangeItems"))
+    roles = {}
+    for vm_id in vm_ids:
+        items = by_vm.get(vm_id)
+        product = None
+        if items and items.get("ProductType") not in (None, ""):
+            try:
+                product = int(items["ProductType"])
+            except (TypeError, ValueError):
+                product = None
+        roles[vm_id] = GuestRole.from_product_type(vm_id, product)
+    return roles
+
+
 class HyperVClient(object):
     """Typed Hyper-V calls over an opened transport. One client per module run."""
 
@@ -626,25 +652,7 @@ class HyperVClient(object):
         on a JEA endpoint, for example) every role is unknown with source ``unavailable``.
         """
         ids = [normalize_guid(v, "vm_id") for v in vm_ids]
-        result = self.run_one(self.kvp_pipeline())
-        if result.get("errors") or result.get("state") == STATE_FAILED:
-            return {v: GuestRole(vm_id=v, source="unavailable") for v in ids}
-        by_vm = {}
-        for obj in result.get("output") or []:
-            system = str(obj.get("SystemName") or "").strip().strip("{}").lower()
-            if system:
-                by_vm[system] = parse_kvp_items(obj.get("GuestIntrinsicExchangeItems"))
-        roles = {}
-        for vm_id in ids:
-            items = by_vm.get(vm_id)
-            product = None
-            if items and items.get("ProductType") not in (None, ""):
-                try:
-                    product = int(items["ProductType"])
-                except (TypeError, ValueError):
-                    product = None
-            roles[vm_id] = GuestRole.from_product_type(vm_id, product)
-        return roles
+        return roles_from_kvp_result(self.run_one(self.kvp_pipeline()), ids)
 
     def guest_role(self, vm_id):
         return self.guest_roles([vm_id])[normalize_guid(vm_id, "vm_id")]

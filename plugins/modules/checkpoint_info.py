@@ -60,6 +60,8 @@ options:
     default: true
 notes:
   - When none of O(vm_name), O(vm_id), O(vm_names) and O(vm_ids) is given, the checkpoints of every VM are returned.
+  - The reads go in one round per kind of fact (VMs by Id, checkpoints, disks, checkpoint disks, each level of the
+    VHD chains), one pipeline per VM, checkpoint or path, at most O(parallel) at once.
   - The captured kind (RV(vms[].checkpoints[].captured_type)) follows the rule that a checkpoint with a saved
     memory state (C(State=Saved)) is a standard checkpoint of a running VM, and one without (C(State=Off)) is a
     production checkpoint, or a checkpoint of a VM that was off, where both kinds hold the same content. Hyper-V
@@ -69,6 +71,7 @@ seealso:
   - module: hyperv.checkpoints.vm_info
 extends_documentation_fragment:
   - hyperv.checkpoints.connection
+  - hyperv.checkpoints.batch
   - hyperv.checkpoints._attributes
   - hyperv.checkpoints._attributes.INFO_MODULE
   - hyperv.checkpoints._attributes.ACTION_GROUP
@@ -254,6 +257,7 @@ from ansible_collections.hyperv.checkpoints.plugins.module_utils._module import 
     validate_guid,
     validate_vm_name,
 )
+from ansible_collections.hyperv.checkpoints.plugins.module_utils._parallel import parallel_argument, parallel_problem
 from ansible_collections.hyperv.checkpoints.plugins.module_utils._reports import vm_tree_report
 
 
@@ -266,6 +270,7 @@ def argument_spec():
         name=dict(type="str"),
         checkpoint_id=dict(type="str"),
         include_files=dict(type="bool", default=True),
+        parallel=parallel_argument(),
     )
 
 
@@ -332,6 +337,9 @@ def main():
             (validate_guid, params["checkpoint_id"], "checkpoint_id"),
         ]
     )
+    problem = parallel_problem(params["parallel"])
+    if problem:
+        problems.append(problem)
     if problems:
         module.fail_json(msg="; ".join(problems), changed=False)
     module.connection_options()  # refuses insecure combinations and missing libraries before connecting
@@ -347,7 +355,7 @@ def main():
         target["checkpoint_id"] = params["checkpoint_id"]
     now = datetime.datetime.now(datetime.timezone.utc)
     try:
-        with module.client() as client:
+        with module.client(parallel=params["parallel"]) as client:
             vms = gather(
                 client, vm_names, vm_ids, params["name"], params["checkpoint_id"], params["include_files"], now
             )

@@ -93,11 +93,18 @@ notes:
     handled once.
   - The settings are read from and written to the host with C(Get-VM -Id) and C(Get-VM -Id | Set-VM); VM names are
     never passed to a wildcard-capable C(-Name) parameter.
+  - The VMs are read in one round (one C(Get-VM) listing for the names, one C(Get-VM -Id) per Id, at most
+    O(parallel) at once). The C(Set-VM) pipelines of all VMs to change are then sent together, at most
+    O(parallel) at once; each VM gets one C(Set-VM), so no two writes ever touch one VM. When Hyper-V refuses
+    the change on one VM, the other VMs are still changed; the task fails, its message names every VM that failed
+    and RV(vms) lists the VMs that were changed. Rerunning the task
+    compares the settings again and changes only what still differs.
 seealso:
   - module: hyperv.checkpoints.checkpoint
   - module: hyperv.checkpoints.vm_info
 extends_documentation_fragment:
   - hyperv.checkpoints.connection
+  - hyperv.checkpoints.batch
   - hyperv.checkpoints._attributes
   - hyperv.checkpoints._attributes.ACTION_GROUP
 attributes:
@@ -188,12 +195,15 @@ diff:
 
 from ansible_collections.hyperv.checkpoints.plugins.module_utils import _lifecycle as lc
 from ansible_collections.hyperv.checkpoints.plugins.module_utils import _policy as pol
+from ansible_collections.hyperv.checkpoints.plugins.module_utils._client import HyperVClient, raise_for_result
 from ansible_collections.hyperv.checkpoints.plugins.module_utils._errors import ConfigurationError, HyperVError
 from ansible_collections.hyperv.checkpoints.plugins.module_utils._module import (
     HyperVModule,
     validate_guid,
     validate_vm_name,
 )
+from ansible_collections.hyperv.checkpoints.plugins.module_utils._models import VM
+from ansible_collections.hyperv.checkpoints.plugins.module_utils._parallel import parallel_argument, parallel_problem
 
 
 def argument_spec():
@@ -209,6 +219,7 @@ def argument_spec():
         allow_domain_controller=dict(type="bool", default=False),
         wait_timeout=dict(type="int", default=300),
         poll_interval=dict(type="float", default=2.0),
+        parallel=parallel_argument(),
     )
 
 
@@ -265,26 +276,59 @@ def plan(client, params, location, target):
     return plans
 
 
+def set_vm_pipeline(vm, p, params):
+    s = p["set"]
+    return HyperVClient.set_vm_pipeline(
+        vm.id,
+        checkpoint_type=s.get("checkpoint_type"),
+        automatic_checkpoints=s.get("automatic_checkpoints"),
+        snapshot_file_location=s.get("snapshot_file_location"),
+        allow_unverified_paths=bool(params["allow_unverified_paths"]) and "snapshot_file_location" in s,
+    )
+
+
 def apply(client, plans, params, check_mode, target, report):
-    """Make the changes (outside check mode), filling ``report`` (per-VM entries) as it goes."""
+    """Make the changes (outside check mode), filling ``report`` (per-VM entries).
+
+    Every VM to change is first waited for until idle (a timeout raises before anything is sent); then
+    the Set-VM pipelines of all of them go in one ``client.run`` (at most ``parallel`` at once, one
+    pipeline per VM). Every result is settled before a failure is raised, so ``report`` marks each VM
+    that was changed, and the raised error names every VM that failed.
+    """
+    todo = []
     for vm, p in plans:
         entry = {"vm_id": vm.id, "vm_name": vm.name, "changed": bool(p["changes"]), "changes": p["changes"],
                  "before": p["before"], "after": p["after"]}
-        if p["changes"] and not check_mode:
-            target["vm"], target["vm_id"] = vm.name, vm.id
-            lc.wait_until_idle(client, vm, params["wait_timeout"], params["poll_interval"],
-                               action="change the checkpoint settings")
-            s = p["set"]
-            updated = client.set_vm(
-                vm.id,
-                checkpoint_type=s.get("checkpoint_type"),
-                automatic_checkpoints=s.get("automatic_checkpoints"),
-                snapshot_file_location=s.get("snapshot_file_location"),
-                allow_unverified_paths=bool(params["allow_unverified_paths"]) and "snapshot_file_location" in s,
-            ) or client.get_vm(vm.id)
-            entry["after"] = pol.current_settings(updated)
-            entry["written"] = True
         report.append(entry)
+        if p["changes"] and not check_mode:
+            todo.append((vm, p, entry))
+    for vm, p, entry in todo:
+        target["vm"], target["vm_id"] = vm.name, vm.id
+        lc.wait_until_idle(client, vm, params["wait_timeout"], params["poll_interval"],
+                           action="change the checkpoint settings")
+    if not todo:
+        return report
+    if len(todo) > 1:
+        target.pop("vm", None)
+        target.pop("vm_id", None)
+    results = client.run([set_vm_pipeline(vm, p, params) for vm, p, entry in todo])
+    failures = []
+    for (vm, p, entry), res in zip(todo, results):
+        try:
+            output = raise_for_result(res, "changing VM settings")
+        except HyperVError as exc:
+            failures.append((vm, exc))
+            continue
+        updated = VM.from_plain(output[-1]) if output else client.get_vm(vm.id)
+        entry["after"] = pol.current_settings(updated)
+        entry["written"] = True
+    if failures:
+        vm, exc = failures[0]
+        target["vm"], target["vm_id"] = vm.name, vm.id
+        if len(failures) > 1:
+            others = "; ".join("VM '%s' (%s): %s" % (v.name, v.id, e) for v, e in failures[1:])
+            exc.hint = ((exc.hint or "") + " %d VMs failed; also: %s." % (len(failures), others)).strip()
+        raise exc
     return report
 
 
@@ -308,6 +352,9 @@ def main():
         problems.append("wait_timeout must be 0 or more seconds")
     if params["poll_interval"] < 0:
         problems.append("poll_interval must be 0 or more seconds")
+    problem = parallel_problem(params["parallel"])
+    if problem:
+        problems.append(problem)
     location = None
     if params["snapshot_file_location"] is not None:
         try:
@@ -325,7 +372,7 @@ def main():
     step = "read the checkpoint settings"
     report = []
     try:
-        with module.client() as client:
+        with module.client(parallel=params["parallel"]) as client:
             plans = plan(client, params, location, target)
             step = "change the checkpoint settings"
             apply(client, plans, params, module.check_mode, target, report)

@@ -128,11 +128,15 @@ notes:
     repeats a removal that was applied.
   - RV(reclaimed_bytes) is an estimate, the size of the differencing (AVHDX) files of the removed checkpoints read
     before removal; the exact space freed by a merge depends on how many blocks the parent already holds.
+  - The reads go in one round per kind of fact (the VMs by Id, the checkpoints of every VM, their disks and the
+    C(Get-VHD) of their files), one pipeline per VM, checkpoint or path, at most O(parallel) at once. The removals
+    are not parallelised; the VMs are pruned one after the other, one merge at a time per VM, oldest first.
 seealso:
   - module: hyperv.checkpoints.checkpoint
   - module: hyperv.checkpoints.checkpoint_info
 extends_documentation_fragment:
   - hyperv.checkpoints.connection
+  - hyperv.checkpoints.batch
   - hyperv.checkpoints._attributes
   - hyperv.checkpoints._attributes.ACTION_GROUP
 attributes:
@@ -284,6 +288,7 @@ from ansible_collections.hyperv.checkpoints.plugins.module_utils._module import 
     validate_guid,
     validate_vm_name,
 )
+from ansible_collections.hyperv.checkpoints.plugins.module_utils._parallel import parallel_argument, parallel_problem
 from ansible_collections.hyperv.checkpoints.plugins.module_utils._power import blocking_reasons
 from ansible_collections.hyperv.checkpoints.plugins.module_utils._reports import age_seconds
 from ansible_collections.hyperv.checkpoints.plugins.module_utils._retention import (
@@ -309,13 +314,14 @@ NOTE_RETRIED = ("the connection dropped after the removal was sent; on reconnect
 class Session(object):
     """The module's client, which can be reopened once after a dropped connection."""
 
-    def __init__(self, module):
+    def __init__(self, module, parallel=1):
         self.module = module
+        self.parallel = parallel
         self.stack = contextlib.ExitStack()
         self.client = None
 
     def open(self):
-        self.client = self.stack.enter_context(self.module.client())
+        self.client = self.stack.enter_context(self.module.client(parallel=self.parallel))
         return self.client
 
     def reopen(self):
@@ -366,6 +372,7 @@ def argument_spec():
         merge_timeout=dict(type="int", default=600),
         check_free_space=dict(type="bool", default=True),
         poll_interval=dict(type="float", default=2.0),
+        parallel=parallel_argument(),
     )
 
 
@@ -449,6 +456,9 @@ def main():
                         "consider every Standard checkpoint of the VM, including ones people made)")
     if params["owned_only"] and not params["owned_prefix"]:
         problems.append("owned_prefix must not be empty")
+    problem = parallel_problem(params["parallel"])
+    if problem:
+        problems.append(problem)
     if problems:
         module.fail_json(msg="; ".join(problems), changed=False, removed=[], reclaimed_bytes=0, vms=[])
 
@@ -475,7 +485,7 @@ def main():
         return None if any(s is None for s in sizes) else sum(sizes)
 
     try:
-        session = Session(module)
+        session = Session(module, parallel=params["parallel"])
         with contextlib.closing(session):
             client = session.open()
             vms = client.find_vms(vm_names, vm_ids)

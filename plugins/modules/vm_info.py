@@ -57,12 +57,15 @@ options:
     default: [checkpoints, disks, guest_role, integration_services]
 notes:
   - When none of O(name), O(vm_id), O(names) and O(vm_ids) is given, every VM on the host is returned.
+  - The reads go in one round per kind of fact (VMs by Id, checkpoints, integration services, disks, each level
+    of the VHD chains), one pipeline per VM or path, at most O(parallel) at once.
   - The guest role comes from the KVP C(ProductType) item, which exists only while the guest runs the
     Data Exchange integration service. Without it RV(vms[].domain_controller) is V(null) (unknown), never V(false).
 seealso:
   - module: hyperv.checkpoints.checkpoint_info
 extends_documentation_fragment:
   - hyperv.checkpoints.connection
+  - hyperv.checkpoints.batch
   - hyperv.checkpoints._attributes
   - hyperv.checkpoints._attributes.INFO_MODULE
   - hyperv.checkpoints._attributes.ACTION_GROUP
@@ -303,6 +306,7 @@ from ansible_collections.hyperv.checkpoints.plugins.module_utils._module import 
     validate_guid,
     validate_vm_name,
 )
+from ansible_collections.hyperv.checkpoints.plugins.module_utils._parallel import parallel_argument, parallel_problem
 from ansible_collections.hyperv.checkpoints.plugins.module_utils._reports import vm_report
 
 INCLUDE_CHOICES = ["checkpoints", "disks", "guest_role", "integration_services"]
@@ -315,6 +319,7 @@ def argument_spec():
         names=dict(type="list", elements="str"),
         vm_ids=dict(type="list", elements="str"),
         include=dict(type="list", elements="str", choices=INCLUDE_CHOICES, default=list(INCLUDE_CHOICES)),
+        parallel=parallel_argument(),
     )
 
 
@@ -360,6 +365,9 @@ def main():
             (validate_guid, params["vm_ids"] or [], "vm_ids"),
         ]
     )
+    problem = parallel_problem(params["parallel"])
+    if problem:
+        problems.append(problem)
     if problems:
         module.fail_json(msg="; ".join(problems), changed=False)
     module.connection_options()  # refuses insecure combinations and missing libraries before connecting
@@ -370,7 +378,7 @@ def main():
     if len(vm_ids) == 1 and not names:
         target["vm_id"] = vm_ids[0]
     try:
-        with module.client() as client:
+        with module.client(parallel=params["parallel"]) as client:
             vms = gather(client, names, vm_ids, set(params["include"]), module.host)
     except HyperVError as exc:
         module.fail_from(exc, "read VM information", **target)

@@ -97,11 +97,16 @@ notes:
   - C(Start-VM) on an Off VM with automatic checkpoints enabled and no checkpoint creates an automatic
     checkpoint first (Hyper-V behaviour); C(Stop-VM) removes the VM's parent checkpoint again when it is an
     automatic one.
+  - With a VM list, the VMs given by Id are read in one round, and with O(state=stopped) the integration services
+    of every running VM are read in one round too, one pipeline per VM, at most O(parallel) at once. The power
+    changes themselves are not parallelised; the VMs are handled one after the other. A turn-off is only ever
+    decided on a fresh read of the Shutdown integration service of that VM.
 seealso:
   - module: hyperv.checkpoints.vm_info
   - module: hyperv.checkpoints.checkpoint_apply
 extends_documentation_fragment:
   - hyperv.checkpoints.connection
+  - hyperv.checkpoints.batch
   - hyperv.checkpoints._attributes
   - hyperv.checkpoints._attributes.ACTION_GROUP
 attributes:
@@ -216,12 +221,15 @@ vms:
       type: str
 """
 
+from ansible_collections.hyperv.checkpoints.plugins.module_utils._client import HyperVClient, raise_for_result
 from ansible_collections.hyperv.checkpoints.plugins.module_utils._errors import HyperVError
+from ansible_collections.hyperv.checkpoints.plugins.module_utils._models import IntegrationService
 from ansible_collections.hyperv.checkpoints.plugins.module_utils._module import (
     HyperVModule,
     validate_guid,
     validate_vm_name,
 )
+from ansible_collections.hyperv.checkpoints.plugins.module_utils._parallel import parallel_argument, parallel_problem
 from ansible_collections.hyperv.checkpoints.plugins.module_utils._power import (
     ACTION_NONE,
     ACTION_SHUTDOWN,
@@ -247,11 +255,46 @@ def argument_spec():
         wait_timeout=dict(type="int", default=300),
         merge_timeout=dict(type="int", default=0),
         poll_interval=dict(type="float", default=2.0),
+        parallel=parallel_argument(),
     )
 
 
-def handle_vm(client, controller, vm, params, check_mode, warn):
-    """Bring one VM to the desired state; returns its result entry (raises on refusal)."""
+def prefetch_services(client, vms, desired):
+    """{vm_id: [IntegrationService]} of the running VMs, read in one round when ``desired`` is stopped.
+
+    A VM whose read failed is left out, so handle_vm reads it itself (and fails there, in order).
+    """
+    ids = [vm.id for vm in vms if vm.state == "Running"] if desired == "stopped" else []
+    if len(ids) < 2:
+        return {}
+    out = {}
+    for vm_id, res in zip(ids, client.run([HyperVClient.list_integration_services_pipeline(v) for v in ids])):
+        try:
+            out[vm_id] = [IntegrationService.from_plain(o) for o in raise_for_result(res, "listing integration services")]
+        except HyperVError:
+            continue
+    return out
+
+
+def shutdown_usable(client, vm, prefetched):
+    """(usable, reason) for the guest shutdown of ``vm``.
+
+    A prefetched listing is trusted only when it says the shutdown is usable: a turn-off (with
+    force_after_timeout) is never decided on data read before the VMs handled earlier in the task.
+    """
+    services = (prefetched or {}).get(vm.id)
+    if services is not None:
+        usable, reason = shutdown_service_usable(services)
+        if usable:
+            return usable, reason
+    return shutdown_service_usable(client.list_integration_services(vm.id))
+
+
+def handle_vm(client, controller, vm, params, check_mode, warn, services=None):
+    """Bring one VM to the desired state; returns its result entry (raises on refusal).
+
+    ``services`` is the optional result of prefetch_services.
+    """
     desired = params["state"]
     entry = {"vm_id": vm.id, "vm_name": vm.name, "previous_state": vm.state, "state": vm.state,
              "action": ACTION_NONE, "actions": [], "changed": False, "reason": None}
@@ -265,7 +308,7 @@ def handle_vm(client, controller, vm, params, check_mode, warn):
                            hint="Wait until the operation has finished; the module does not force a busy VM.")
     usable, reason = True, None
     if desired == "stopped" and vm.state == "Running":
-        usable, reason = shutdown_service_usable(client.list_integration_services(vm.id))
+        usable, reason = shutdown_usable(client, vm, services)
     step = plan(vm, desired, usable, reason, params["force_after_timeout"])
     entry["action"] = step["action"]
     entry["reason"] = step["reason"]
@@ -326,6 +369,9 @@ def main():
             problems.append("%s must be 0 or more" % option)
     if params["poll_interval"] < 0:
         problems.append("poll_interval must be 0 or more")
+    problem = parallel_problem(params["parallel"])
+    if problem:
+        problems.append(problem)
     if problems:
         module.fail_json(msg="; ".join(problems), changed=False, vms=[])
 
@@ -338,13 +384,15 @@ def main():
         target["vm_id"] = vm_ids[0]
     action = "change the power state of"
     try:
-        with module.client() as client:
+        with module.client(parallel=params["parallel"]) as client:
             controller = PowerController(client, poll_interval=params["poll_interval"])
             vms = client.find_vms(vm_names, vm_ids)
+            services = prefetch_services(client, vms, params["state"])
             for vm in vms:
                 target = {"vm": vm.name, "vm_id": vm.id}
                 action = "bring to state %s" % params["state"]
-                results.append(handle_vm(client, controller, vm, params, module.check_mode, warnings.append))
+                results.append(handle_vm(client, controller, vm, params, module.check_mode, warnings.append,
+                                         services=services))
     except HyperVError as exc:
         for text in warnings:
             module.warn(text)

@@ -87,3 +87,31 @@ def test_running_without_force_refused(hvsim, transport):
     r = run_module("checkpoint_apply", dict(conn(hvsim, transport), vm_id=WEB01, latest=True))
     assert r.failed and not r.changed and "The VM is Running" in r["msg"]
     assert hvsim.digest() == digest
+
+
+@pytest.mark.parametrize("transport", ["psrp", "winrm"])
+def test_batch_mode_check_collect_and_fail_fast(hvsim, transport):
+    """vm_names / vm_ids over the wire: check mode changes nothing, collect applies every VM it can and names
+    the one that failed, fail_fast after an unknown name changes nothing at all."""
+    base = dict(conn(hvsim, transport), latest=True, force=True, stop_method="turn_off", poll_interval=0, parallel=3)
+    digest = hvsim.digest()
+    r = run_module("checkpoint_apply", dict(base, vm_names=["web01", "nope"], vm_ids=[DEEP01]), check_mode=True)
+    assert r.failed and r.changed
+    assert hvsim.digest() == digest
+    assert [(e["vm_name"], e["failed"]) for e in r["results"]] == [("web01", False), ("nope", True), ("deep01", False)]
+    assert r["summary"] == {"total": 3, "changed": 2, "failed": 1, "skipped": 0, "unchanged": 0}
+
+    r = run_module("checkpoint_apply", dict(base, vm_names=["nope", "web01"], vm_ids=[DEEP01],
+                                            batch_failure="fail_fast"))
+    assert r.failed and not r.changed and "2 VM(s) not attempted" in r["msg"]
+    assert [e["skipped"] for e in r["results"]] == [False, True, True]
+    assert hvsim.digest() == digest
+
+    r = run_module("checkpoint_apply", dict(base, vm_names=["web01", "nope"], vm_ids=[DEEP01]))
+    assert r.failed and r.changed and r["msg"].startswith("1 of 3 VMs failed") and "'nope'" in r["msg"]
+    web, deep = tree(hvsim, transport, WEB01), tree(hvsim, transport, DEEP01)
+    assert web["state"] == "Off" and web["now_parent_name"] == "after-patch"
+    assert deep["state"] == "Off" and deep["now_parent_name"] == "L6"
+    applied = dict((e["vm_name"], e) for e in r["results"] if not e["failed"])
+    assert applied["web01"]["stop_action"] == "turn_off" and applied["web01"]["previous_state"] == "Running"
+    assert applied["deep01"]["applied_checkpoint"]["id"] == deep["now_parent_id"]
