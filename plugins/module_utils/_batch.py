@@ -566,8 +566,10 @@ class BatchRunner(object):
         first_failure = []
         # removing an unwanted fallback checkpoint waits until the window is done (no nested pipelines)
         fallbacks = []
+        settled = set()
 
         def settle(index, result):
+            settled.add(index)
             entry = entries[index]
             self._settle(entry, result, fallbacks)
             if self.fail_fast and (entry.failed or any(f[0] is entry for f in fallbacks)):
@@ -579,20 +581,25 @@ class BatchRunner(object):
             results = self.client.run(pipelines, on_result=settle)
         except (HvConnectionError, QuotaError) as exc:
             self._remove_fallbacks(fallbacks)
-            return self._after_session_fault(entries, exc)
+            return self._after_session_fault([e for i, e in enumerate(entries) if i not in settled], exc,
+                                             [i for i in range(len(entries)) if i not in settled])
         self._remove_fallbacks(fallbacks)
         if first_failure:
             self._skip([e for e, r in zip(entries, results) if r is None], first_failure[0])
         return []
 
-    def _after_session_fault(self, entries, exc):
-        """The session failed mid-window: re-read the writes whose fate is unknown, keep the unsent ones."""
-        started = set(getattr(exc, "started", None) or range(len(entries)))
-        unknown = [e for i, e in enumerate(entries) if i in started and not e.wrote and not e.failed]
-        unsent = [e for i, e in enumerate(entries) if i not in started and not e.wrote and not e.failed]
+    def _after_session_fault(self, entries, exc, indices):
+        """The session failed mid-window: re-read the writes whose fate is unknown, keep the unsent ones.
+
+        ``entries`` are the ones without a result; ``indices`` their places in the window.
+        """
+        started = getattr(exc, "started", None)
+        started = set(indices if started is None else started)
+        unknown = [e for i, e in zip(indices, entries) if i in started]
+        unsent = [e for i, e in zip(indices, entries) if i not in started]
         retry = self._recover(unknown, exc) if unknown else []
         if self.fail_fast:
-            failed = next((e for e in entries if e.failed), None)
+            failed = next((e for e in self.entries if e.failed), None)  # settled in the window or just now
             for entry in retry:
                 self.fail(entry, HvConnectionError(
                     "The connection dropped during the write and a re-read shows it was not applied",
@@ -842,14 +849,16 @@ def merge_poll_delay(poll_interval, elapsed, total, pending):
 
     The host merges at a steady rate while it has more merges than slots, so the merges done so
     far predict when the rest end. Sleeping half of that prediction each time needs only a few
-    polls (each a host-wide ``Get-VM``) however long the merges take, and ends at most about
-    ``poll_interval`` after the last merge.
+    polls (each a host-wide ``Get-VM``) however long the merges take. The sleep is also capped at half
+    the time waited so far: merges that run side by side end together, and one early finish would
+    otherwise predict a long tail.
     """
     done = total - pending
     if done <= 0 or elapsed <= 0:
         return poll_interval
     predicted = elapsed * pending / float(done)
-    return max(poll_interval, predicted / 2.0)
+    # merges that run side by side finish together, so one early finish must not predict a long tail
+    return max(poll_interval, min(predicted / 2.0, elapsed / 2.0))
 
 
 def reserve_space(volumes, needs, reserved):

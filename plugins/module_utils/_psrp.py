@@ -355,6 +355,14 @@ def _retryable_at_open(exc):
 
 
 # ---------------------------------------------------------------------------- transport
+class _CallbackError(Exception):
+    """Carries an error raised by a caller's ``on_result`` through the window's fault handling."""
+
+    def __init__(self, error):
+        super(_CallbackError, self).__init__(str(error))
+        self.error = error
+
+
 class PSRPTransport(Transport):
     name = "psrp"
 
@@ -478,10 +486,13 @@ class PSRPTransport(Transport):
                     break
                 index, ps = in_flight[0]
                 ps.end_invoke()
-                in_flight.popleft()
                 results[index] = self._result(ps)
-                if on_result is not None and on_result(index, results[index]) is False:
+                in_flight.popleft()
+                if on_result is not None and self._hand_over(on_result, index, results[index]) is False:
                     stop = True
+        except _CallbackError as exc:
+            self._close_quietly()
+            raise exc.error
         except Exception as exc:  # pylint: disable=broad-except
             unknown = [pending[0] for pending in in_flight]
             write = any(is_write_pipeline(pipelines[i]) for i in unknown)
@@ -495,6 +506,14 @@ class PSRPTransport(Transport):
             self._close_quietly()
             raise refused
         return results
+
+    @staticmethod
+    def _hand_over(on_result, index, result):
+        """Call the caller's ``on_result``; its own errors are not transport faults and stay unmapped."""
+        try:
+            return on_result(index, result)
+        except Exception as exc:  # pylint: disable=broad-except
+            raise _CallbackError(exc)
 
     def _begin(self, ps, pipeline, index):
         """Start one pipeline; a WinRM quota fault is returned (with ``started``), anything else raised."""

@@ -311,17 +311,32 @@ def apply(client, plans, params, check_mode, target, report):
     if len(todo) > 1:
         target.pop("vm", None)
         target.pop("vm_id", None)
-    results = client.run([set_vm_pipeline(vm, p, params) for vm, p, entry in todo])
     failures = []
-    for (vm, p, entry), res in zip(todo, results):
+    outputs = {}
+
+    def settle(index, res):
+        # mark each VM as its result arrives, so a session fault later in the window keeps ``changed`` true
+        vm, _plan, entry = todo[index]
         try:
-            output = raise_for_result(res, "changing VM settings")
+            outputs[index] = raise_for_result(res, "changing VM settings")
         except HyperVError as exc:
             failures.append((vm, exc))
-            continue
+            return
+        entry["written"] = True
+
+    try:
+        client.run([set_vm_pipeline(vm, p, params) for vm, p, entry in todo], on_result=settle)
+    except HyperVError as exc:
+        unknown = [todo[i][0] for i in getattr(exc, "started", None) or []]
+        if unknown:
+            exc.hint = ((exc.hint or "") + " Set-VM was sent to %s but its result is unknown; run the task again: "
+                        "it compares the settings again and changes only what still differs." % ", ".join(
+                            "VM '%s' (%s)" % (v.name, v.id) for v in unknown)).strip()
+        raise
+    for index, output in outputs.items():
+        vm, _plan, entry = todo[index]
         updated = VM.from_plain(output[-1]) if output else client.get_vm(vm.id)
         entry["after"] = pol.current_settings(updated)
-        entry["written"] = True
     if failures:
         vm, exc = failures[0]
         target["vm"], target["vm_id"] = vm.name, vm.id

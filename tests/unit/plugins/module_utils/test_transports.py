@@ -404,3 +404,17 @@ def test_psrp_errors_and_state(fake_pypsrp, monkeypatch):
             result = transport.run([GET_VM])[0]
     assert result["errors"] == [{"fqid": "NonTerminating"}]
     assert result["state"] == "Completed"  # non-terminating error: not Failed
+
+
+def test_psrp_on_result_error_is_not_a_transport_fault(fake_pypsrp):
+    """A bug in the caller's callback surfaces as itself, not as "invalid connection settings"."""
+    transport = _psrp.PSRPTransport(options(), max_runspaces=2)
+    transport.open()
+
+    def on_result(index, result):
+        raise KeyError("settle bug")
+
+    with pytest.raises(KeyError):
+        transport.run([GET_VM] * 3, parallel=2, on_result=on_result)
+    assert FakePool.last.closed
+    transport.close()

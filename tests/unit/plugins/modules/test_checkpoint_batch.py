@@ -395,6 +395,7 @@ def test_after_state_is_read_only_for_the_diff(lab, diff, extra_reads):
     (2.0, 10.0, 10, 5, 5.0),     # half done in 10 s: about 10 s left, sleep half of it
     (2.0, 10.0, 50, 10, 2.0),    # 2.5 s predicted: never below the interval
     (0.5, 60.0, 4, 1, 10.0),     # 20 s predicted for the last one
+    (2.0, 60.0, 10, 9, 30.0),    # one early finish predicts 540 s; merges side by side end together: cap elapsed/2
 ])
 def test_merge_poll_delay(interval, elapsed, total, pending, expected):
     assert batch.merge_poll_delay(interval, elapsed, total, pending) == pytest.approx(expected)

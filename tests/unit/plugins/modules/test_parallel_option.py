@@ -148,3 +148,43 @@ def test_vm_power_never_turns_off_on_prefetched_data(lab):
     reads = calls_with(session, GET_IC)
     assert [len(c) for c in reads] == [2, 1]
     assert reads[1][0][0]["parameters"] == [["Id", APP01]]
+
+
+class DropOnSecondWrite(RecordingTransport):
+    """Applies the second Set-VM, then the connection drops before its result arrives."""
+
+    writes = 0
+
+    def _run(self, pipelines, parallel):
+        if any(c["cmdlet"] == SET_VM for p in pipelines for c in p):
+            type(self).writes += 1
+            if type(self).writes == 2:
+                super()._run(pipelines, parallel)
+                from ansible_collections.hyperv.checkpoints.plugins.module_utils._errors import ConnectionError as CE
+                raise CE("dropped", write_may_have_applied=True, request_sent=True)
+        return super()._run(pipelines, parallel)
+
+
+def test_policy_session_fault_mid_window_keeps_what_was_written(lab):
+    """VM 1's Set-VM came back, VM 2's result was lost, VM 3 was never sent: changed stays true, the message
+    names VM 2 as unknown, and a rerun converges."""
+    DropOnSecondWrite.writes = 0
+    vms = [LNX01, DC01, WEB01]
+    for vm_id in vms:
+        lab.vms[vm_id].automatic_checkpoints = True
+
+    def factory(options, max_parallel=1):
+        return DropOnSecondWrite(options, lab, "HV01")
+
+    args = {"vm_ids": vms, "automatic_checkpoints": False, "parallel": 1}
+    conn = {"hyperv_host": "engine.invalid", "hyperv_username": "hvsim\\tester", "poll_interval": 0,
+            "hyperv_password": "unused-by-engine-transport"}
+    with mock.patch(MODULE_BASE + ".create_transport", side_effect=factory):
+        r = module_run("checkpoint_policy", dict(conn, **args))
+    assert r.failed and r.changed, r["msg"]
+    assert "result is unknown" in r["msg"] and DC01 in r["msg"]
+    assert lab.vms[LNX01].automatic_checkpoints is False
+    assert lab.vms[WEB01].automatic_checkpoints is True  # never sent
+    r, _session = run("checkpoint_policy", args, lab)
+    assert not r.failed and r.changed, r.get("msg")
+    assert all(lab.vms[v].automatic_checkpoints is False for v in vms)
