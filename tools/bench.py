@@ -286,6 +286,7 @@ PLAYBOOK = """\
 - name: "bench: {job} one task per VM"
   hosts: bench_vms
   gather_facts: false
+  order: {order}
   tasks:
     - name: "{job}"
       hyperv.checkpoints.checkpoint:
@@ -350,14 +351,15 @@ def write_per_vm_files(work: pathlib.Path, sim: Sim, spec: t.Dict[str, t.Any], f
 
 
 def run_playbook(work: pathlib.Path, sim: Sim, job: str, name: str, throttle: int,
-                 parallel: t.Optional[int] = None, forks: t.Optional[int] = None) -> t.Tuple[float, float, int, int]:
+                 parallel: t.Optional[int] = None, forks: t.Optional[int] = None,
+                 order: str = "inventory") -> t.Tuple[float, float, int, int]:
     """per-VM playbook (``parallel`` None) or one batched task per Hyper-V host."""
     state = "present" if job == "checkpoint" else "absent"
     extra = "" if job == "checkpoint" else "        wait_for_merge: true\n"
     book = work / ("%s-%s.yml" % (job, name))
     template = PLAYBOOK if parallel is None else BATCH_PLAYBOOK
     book.write_text(template.format(job=job, ca=sim.ep["ca_path"], name=name, state=state, extra=extra,
-                                    throttle=throttle, parallel=parallel))
+                                    throttle=throttle, parallel=parallel, order=order))
     env = dict(os.environ)
     env.update({
         "ANSIBLE_CONFIG": str(work / "ansible.cfg"),
@@ -422,8 +424,10 @@ def markdown(results: t.List[Result], meta: t.Dict[str, t.Any]) -> str:
               "RTT (one session measured: %.2f s)." % (meta["rtt"] * 1000, meta["session"]),
               "* per-VM: `ansible-playbook`, one inventory host per VM, `hyperv.checkpoints.checkpoint` delegated to "
               "localhost, forks %d, `throttle: %d` (at most %d sessions on one host, below the %d-shell quota); "
-              "remove with `wait_for_merge: true` (module default poll interval 2 s)."
-              % (meta["forks"], meta["throttle"], meta["throttle"], SHELL_LIMIT),
+              "remove with `wait_for_merge: true` (module default poll interval 2 s); play `order: %s` (`inventory`: "
+              "the VMs grouped host by host, as an inventory grouped by Hyper-V host lists them, so the forks mostly "
+              "work on one host at a time; `shuffle` spreads them over the hosts)."
+              % (meta["forks"], meta["throttle"], meta["throttle"], SHELL_LIMIT, meta["order"]),
               "* batched: %s" % meta["batched_label"],
               "* floor: the most Hyper-V work on one host divided by its concurrency (standalone checkpoint durations "
               "from the cost model, or merged bytes / throughput), plus one session; computed for each run from the "
@@ -490,6 +494,8 @@ def main(argv: t.Optional[t.Sequence[str]] = None) -> int:
     parser.add_argument("--throttle", type=int, default=10, help="per-VM task throttle (<= the shell quota)")
     parser.add_argument("--parallel", type=int, action="append", default=None,
                         help="batched pipelines per host (repeatable; default: the module's default)")
+    parser.add_argument("--per-vm-order", choices=["inventory", "shuffle"], default="inventory",
+                        help="play `order` of the per-VM playbook")
     parser.add_argument("--poll", type=float, default=1.0, help="batched merge poll interval")
     parser.add_argument("--skip-per-vm", action="store_true")
     parser.add_argument("--driver", action="store_true",
@@ -544,7 +550,8 @@ def main(argv: t.Optional[t.Sequence[str]] = None) -> int:
                     # batched: one task per Hyper-V host, each holding one session: forks >= hosts
                     wall, cpu, ok, failed = run_playbook(work, sim, job, name, max(args.throttle, args.hosts)
                                                          if parallel else args.throttle, parallel,
-                                                         forks=max(args.forks, args.hosts) if parallel else None)
+                                                         forks=max(args.forks, args.hosts) if parallel else None,
+                                                         order=args.per_vm_order)
                 stats = sim.stats()
                 ok, failed, holders = outcome(sim.state(), name, job, holders)
                 max_shells = max(stats.get("max_concurrent_shells", {}).values() or [0])
@@ -584,7 +591,7 @@ def main(argv: t.Optional[t.Sequence[str]] = None) -> int:
                                   text=True, check=False).stdout.strip(),
         "commit": git_describe(),
         "hosts": args.hosts, "vms": args.vms, "rtt": args.rtt, "session": session, "forks": args.forks,
-        "throttle": args.throttle, "notes": notes + NOTES,
+        "throttle": args.throttle, "notes": notes + NOTES, "order": args.per_vm_order,
         "batched_label": (
             "`ansible-playbook` with one `hyperv.checkpoints.checkpoint` task per Hyper-V host in batch mode "
             "(`vm_ids: \"{{ hyperv_vm_ids }}\"`, `parallel`, `batch_failure: collect`; remove with "
