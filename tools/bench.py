@@ -79,6 +79,7 @@ from ansible_collections.hyperv.checkpoints.plugins.module_utils._models import 
 from ansible_collections.hyperv.checkpoints.plugins.module_utils._psrp import PSRPTransport  # noqa: E402
 from ansible_collections.hyperv.checkpoints.plugins.module_utils._transport import command  # noqa: E402
 
+AUTOSAVE_INTERVAL = 30  # seconds between hvsim state saves (docs/hvsim.md)
 SHELL_LIMIT = 30  # WinRM MaxShellsPerUser on current Windows; hvsim's default quota
 
 
@@ -89,7 +90,9 @@ class Sim:
     def __init__(self, hosts: int, vms: int, rtt: float, state_dir: str):
         self.state_dir = state_dir
         cmd = [PY, "-m", "hvsim", "serve", "--lab", "fleet", "--lab-param", "hosts=%d" % hosts,
-               "--lab-param", "vms=%d" % vms, "--time-scale", "1", "--https", "--state-dir", state_dir]
+               "--lab-param", "vms=%d" % vms, "--time-scale", "1", "--https", "--state-dir", state_dir,
+               # the saved state is not needed here: a write per mutation would time the disk, not Hyper-V
+               "--lab-param", "autosave_interval=%d" % AUTOSAVE_INTERVAL]
         if rtt > 0:
             cmd += ["--fault", "latency:seconds=%s" % rtt]
         env = dict(os.environ, PYTHONPATH=str(TESTS))

@@ -208,6 +208,7 @@ def build_lab(spec: t.Mapping[str, t.Any], *, clock: t.Any = None, time_scale: f
     lab.clock = clock or RealClock()
     lab.time_scale = float(time_scale)
     lab.last_advance = None
+    lab.last_growth = None
     return lab
 
 
@@ -247,7 +248,14 @@ def _state_path(state_dir: str, name: str) -> pathlib.Path:
 
 
 def _write_atomic(lab: Lab, path: pathlib.Path) -> None:
-    data = json.dumps(lab.dump(), sort_keys=True, indent=None, separators=(",", ":"))
+    _write_text(path, _state_json(lab))
+
+
+def _state_json(lab: Lab) -> str:
+    return json.dumps(lab.dump(), sort_keys=True, indent=None, separators=(",", ":"))
+
+
+def _write_text(path: pathlib.Path, data: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=str(path.parent))
     try:
@@ -266,15 +274,34 @@ def _write_atomic(lab: Lab, path: pathlib.Path) -> None:
 
 def _make_persist(path: pathlib.Path, interval: float) -> t.Callable[[Lab, bool], None]:
     """Atomic JSON writes (temp file + os.replace). With ``interval`` > 0 autosaves are batched:
-    at most one write per interval (a timer flushes the last change); ``lab.save()`` writes at once."""
+    at most one write per interval (a timer flushes the last change); ``lab.save()`` writes at once.
+
+    A batched flush takes the snapshot under the lab lock but writes and fsyncs outside it, so
+    cmdlets on other hosts do not wait for the disk; snapshots are numbered under the lock and
+    an older one never replaces a newer one on disk.
+    """
     timer: t.List[t.Optional[threading.Timer]] = [None]
     guard = threading.Lock()
+    write_lock = threading.Lock()
+    taken = [0]  # snapshots numbered in lab-lock order
+    written = [0]
+
+    def write(seq: int, data: str) -> None:
+        with write_lock:
+            if seq > written[0]:
+                _write_text(path, data)
+                written[0] = seq
+
+    def snapshot(lab: Lab) -> t.Tuple[int, str]:
+        taken[0] += 1  # callers hold lab.lock
+        return taken[0], _state_json(lab)
 
     def flush(lab: Lab) -> None:
         with guard:
             timer[0] = None
         with lab.lock:
-            _write_atomic(lab, path)
+            seq, data = snapshot(lab)
+        write(seq, data)
 
     def persist(lab: Lab, force: bool = False) -> None:
         if force or interval <= 0:
@@ -282,7 +309,9 @@ def _make_persist(path: pathlib.Path, interval: float) -> t.Callable[[Lab, bool]
                 if timer[0] is not None:
                     timer[0].cancel()
                     timer[0] = None
-            _write_atomic(lab, path)
+            with lab.lock:  # re-entrant: mutations call this with the lab lock held
+                seq, data = snapshot(lab)
+            write(seq, data)
             return
         with guard:
             if timer[0] is None:

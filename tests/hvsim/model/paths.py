@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import typing as t
 
@@ -10,7 +11,14 @@ _DRIVE = re.compile(r"^[A-Za-z]:")
 
 def clean(path: str) -> str:
     """Display form: backslashes, no duplicate separators, no trailing separator (except a drive root)."""
-    p = str(path).replace("/", "\\")
+    return _clean(str(path))
+
+
+# Every cmdlet and every clock advance (disk growth of each running VM) resolves paths; a fleet
+# lab resolves the same few thousand strings over and over, so the pure results are memoised.
+@functools.lru_cache(maxsize=65536)
+def _clean(path: str) -> str:
+    p = path.replace("/", "\\")
     unc = p.startswith("\\\\")
     body = p[2:] if unc else p
     parts: t.List[str] = []
@@ -33,7 +41,12 @@ def clean(path: str) -> str:
 
 def key(path: str) -> str:
     """Comparison key: clean and case-folded (NTFS is case-insensitive)."""
-    return clean(path).lower()
+    return _key(str(path))
+
+
+@functools.lru_cache(maxsize=65536)
+def _key(path: str) -> str:
+    return _clean(path).lower()
 
 
 def join(base: str, *more: str) -> str:
@@ -92,5 +105,10 @@ def is_absolute(path: str) -> bool:
 
 
 def under(path: str, root: str) -> bool:
-    k, r = key(path), key(root).rstrip("\\")
+    return _under(str(path), str(root))
+
+
+@functools.lru_cache(maxsize=65536)
+def _under(path: str, root: str) -> bool:
+    k, r = _key(path), _key(root).rstrip("\\")
     return k == r or k.startswith(r + "\\")
