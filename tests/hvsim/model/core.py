@@ -303,7 +303,9 @@ class Lab:
         now = self.now()
         last = self.last_advance if self.last_advance is not None else now
         self.last_advance = now
-        grown = self.last_growth if self.last_growth is not None else last
+        if self.last_growth is None:
+            self.last_growth = last
+        grown = self.last_growth
         # Guest writes land in steps of at least GROWTH_STEP clock seconds (a dynamic VHDX grows by
         # whole blocks, docs/hvsim.md "Disk growth"): applying them at every lock would cost a pass
         # over every running VM per cmdlet, which made a 1000-VM fleet lab the bottleneck.

@@ -131,6 +131,45 @@ def test_running_vm_disk_grows_with_time(lab, clock):
     assert call("HV01", "Get-VHD", "Path", Path=[off]).output[0].properties["FileSize"].value == o0
 
 
+def test_disk_growth_lands_in_whole_steps_with_exact_totals(lab, clock):
+    # source: docs/hvsim.md section 4 (guest writes land in GROWTH_STEP steps, totals exact at each step)
+    from hvsim.model.core import GROWTH_STEP
+
+    lab.time_scale = 1.0
+    call = Caller(lab)
+    path = call.vm("web01").properties["HardDrives"][0].properties["Path"]
+    size = lambda: call("HV01", "Get-VHD", "Path", Path=[path]).output[0].properties["FileSize"].value  # noqa: E731
+    rate = lab.vms[DEMO_IDS["web01"]].write_rate
+    s0 = size()
+    clock.advance(GROWTH_STEP * 0.4)
+    assert size() == s0  # within a step nothing lands yet
+    clock.advance(GROWTH_STEP * 0.4)
+    assert size() == s0
+    clock.advance(GROWTH_STEP * 0.4)  # 1.2 steps since s0: all of it lands, none is lost
+    # within a byte: the clock (about 1.8e9 s) resolves about 2.4e-7 s
+    assert abs(size() - (s0 + rate * GROWTH_STEP * 1.2)) <= 1
+
+
+def test_batched_state_save_never_replaces_a_newer_one(tmp_path):
+    # source: docs/hvsim.md (batched autosaves are written outside the lab lock; the newest state wins)
+    from hvsim.lab import _make_persist, load_lab
+
+    lab = load_lab("demo")
+    path = tmp_path / "state.json"
+    persist = _make_persist(path, interval=3600)  # the timer never fires in this test
+    lab.persist = persist
+    persist(lab, True)
+    first = path.read_text()
+    lab.set_vm("HV01", DEMO_IDS["web01"], {"notes": "newer"})
+    persist(lab, True)
+    newer = path.read_text()
+    assert newer != first and "newer" in newer
+    lab.set_vm("HV01", DEMO_IDS["web01"], {"notes": "newest"})
+    persist(lab, False)  # arms a timer; saving at once then cancels it
+    lab.save()
+    assert "newest" in path.read_text()
+
+
 def test_lock_not_held_while_sleeping():
     # source: brief (handlers must NOT hold the lock while sleeping for a simulated duration)
     lab = load_lab("demo", clock=RealClock(), time_scale=1.0)
