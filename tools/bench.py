@@ -446,8 +446,9 @@ def markdown(results: t.List[Result], meta: t.Dict[str, t.Any]) -> str:
 
 TITLE = """# Fleet performance
 
-Written by `make bench` (`tools/bench.py`); do not edit by hand. Each size has its own section
-(`make bench` gives the default size, `tools/bench.py --full` 20 hosts x 50 VMs); a run replaces
+Written by `make bench` (`tools/bench.py`); do not edit by hand (notes marked "added by hand"
+say what a run could not). Each size has its own section (`make bench` gives the default size,
+`tools/bench.py --full` 20 hosts x 50 VMs, `--hosts 20 --vms 10` the middle one); a run replaces
 the section of its size. See docs/fleet.md for fleet usage.
 """
 
