@@ -247,10 +247,6 @@ def _state_path(state_dir: str, name: str) -> pathlib.Path:
     return pathlib.Path(state_dir) / STATE_FILE.format(name=name)
 
 
-def _write_atomic(lab: Lab, path: pathlib.Path) -> None:
-    _write_text(path, _state_json(lab))
-
-
 def _state_json(lab: Lab) -> str:
     return json.dumps(lab.dump(), sort_keys=True, indent=None, separators=(",", ":"))
 

@@ -303,19 +303,20 @@ class Lab:
         now = self.now()
         last = self.last_advance if self.last_advance is not None else now
         self.last_advance = now
-        if self.last_growth is None:
-            self.last_growth = last
-        grown = self.last_growth
-        # Guest writes land in steps of at least GROWTH_STEP clock seconds (a dynamic VHDX grows by
-        # whole blocks, docs/hvsim.md "Disk growth"): applying them at every lock would cost a pass
-        # over every running VM per cmdlet, which made a 1000-VM fleet lab the bottleneck.
-        if self.time_scale <= 0 or now - grown >= GROWTH_STEP or now < grown:
+        grown = self.last_growth if self.last_growth is not None else last
+        # Guest writes land in steps of at least GROWTH_STEP clock seconds (docs/hvsim.md section 4):
+        # applying them at every lock would cost a pass over every running VM per cmdlet, which
+        # made a 1000-VM fleet lab the bottleneck.
+        if self.time_scale <= 0 or now < grown:
+            self.last_growth = now  # nothing grows at time_scale 0; a clock set back starts a new step
+        elif now - grown >= GROWTH_STEP:
             self.last_growth = now
-            if self.time_scale > 0 and now > grown:
-                used: t.Dict[int, int] = {}  # volume usage, summed once per pass (not once per disk)
-                for vm in self.vms.values():
-                    if vm.state == "Running" and vm.write_rate:
-                        self._grow(vm, int(vm.write_rate * (now - grown)), used)
+            used: t.Dict[int, int] = {}  # volume usage, summed once per pass (not once per disk)
+            for vm in self.vms.values():
+                if vm.state == "Running" and vm.write_rate:
+                    self._grow(vm, int(vm.write_rate * (now - grown)), used)
+        else:
+            self.last_growth = grown
         self._progress(last, now)
 
     def note_call(self) -> None:
@@ -534,6 +535,7 @@ class Lab:
         ``used`` carries volume usage between calls of one clock advance (keyed by ``id(vol)``);
         it is kept exact by adding what this call writes.
         """
+        used = {} if used is None else used
         host = self.hosts.get(vm.host)
         if host is None or nbytes <= 0:
             return
@@ -546,13 +548,13 @@ class Lab:
             vol = self.volume_for(host, d.path)
             room = 0
             if vol is not None:
-                if used is not None and id(vol) not in used:
+                if id(vol) not in used:
                     used[id(vol)] = vol.used()
-                room = self.free_bytes(vol, host, used=None if used is None else used[id(vol)])
+                room = self.free_bytes(vol, host, used=used[id(vol)])
             limit = f.vhd.virtual_size if f.vhd.virtual_size else f.size + nbytes
             add = max(0, min(nbytes, limit - f.size, room))
             if add:
-                if used is not None and vol is not None:
+                if vol is not None:
                     used[id(vol)] += add
                 f.size += add
                 f.content = self._content(f.content, add)

@@ -150,8 +150,8 @@ def test_disk_growth_lands_in_whole_steps_with_exact_totals(lab, clock):
     assert abs(size() - (s0 + rate * GROWTH_STEP * 1.2)) <= 1
 
 
-def test_batched_state_save_never_replaces_a_newer_one(tmp_path):
-    # source: docs/hvsim.md (batched autosaves are written outside the lab lock; the newest state wins)
+def test_saving_at_once_writes_the_newest_state_over_a_pending_batched_save(tmp_path):
+    # source: docs/hvsim.md (autosaves batched to one write per interval; lab.save() writes at once)
     from hvsim.lab import _make_persist, load_lab
 
     lab = load_lab("demo")
