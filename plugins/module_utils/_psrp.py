@@ -39,7 +39,7 @@ from ansible_collections.hyperv.checkpoints.plugins.module_utils._transport impo
 
 PYPSRP_IMPORT_ERROR = None
 try:
-    from pypsrp.complex_objects import GenericComplexObject, PSInvocationState
+    from pypsrp.complex_objects import Command, GenericComplexObject, PSInvocationState
     from pypsrp.exceptions import AuthenticationError as PsrpAuthenticationError
     from pypsrp.exceptions import WinRMError as PsrpWinRMError
     from pypsrp.exceptions import WinRMTransportError as PsrpTransportError
@@ -54,6 +54,7 @@ except ImportError:  # pragma: no cover - exercised by the missing-library test
     HAS_PYPSRP = False
     GenericComplexObject = None
     Serializer = object
+    Command = object
 
 
 class ClixmlDateTime(str):
@@ -84,16 +85,34 @@ _PRIMITIVES = {
 }
 
 
-class FastSerializer(Serializer):
-    """pypsrp's Serializer with a fast path for the primitive properties of output objects.
+#: list types pypsrp 0.9.1 reads as a plain ``ListMeta()`` (entries typed by their own TN)
+_PLAIN_LISTS = frozenset([
+    "System.Collections.ArrayList", "Deserialized.System.Collections.ArrayList",
+    "System.Array", "Deserialized.System.Array",
+])
 
-    pypsrp serializes every element back to text (``ET.tostring``) before it looks at its tag;
-    for the thousands of primitive properties of a host-wide ``Get-VM`` that was most of the
-    controller's CPU (docs/performance.md). Objects, lists and escaped strings keep pypsrp's path.
+
+def _plain_meta(metadata):
+    """True for the metadata pypsrp treats like none at all: a bare ObjectMeta without an object class."""
+    return metadata is None or (type(metadata) is ObjectMeta and metadata.object is None)  # pylint: disable=unidiomatic-typecheck
+
+
+class FastSerializer(Serializer):
+    """pypsrp's Serializer with fast paths for what Hyper-V output objects are made of.
+
+    pypsrp serializes every element back to text (``ET.tostring``) and rebuilds its table of
+    about 60 known types before it even looks at the tag; for the thousands of properties of a
+    host-wide ``Get-VM`` that was most of the controller's CPU (docs/performance.md). The fast
+    paths give the same values: primitives, Ref, Hyper-V objects and enums, and ArrayLists,
+    also as the entries of a list (pypsrp hands those a shared bare ObjectMeta, whose ``tag``
+    it sets from the first entry, so that is done here too). Escaped strings, typed lists,
+    dictionaries and pypsrp's known PowerShell types keep pypsrp's path.
     """
 
     def deserialize(self, element, metadata=None, clear=True):
-        if metadata is None and not clear and not isinstance(element, str):
+        if not clear and not isinstance(element, str) and _plain_meta(metadata):
+            if metadata is not None and metadata.tag == "*":
+                metadata.tag = element.tag
             tag = element.tag
             if tag in ("S", "ToString"):
                 text = element.text
@@ -105,11 +124,47 @@ class FastSerializer(Serializer):
                 types = self._get_types_from_obj(element)
                 if _generic_types(types):
                     return self._deserialize_dynamic_obj(element, ObjectMeta("ObjDynamic", object=GenericComplexObject))
+                if types and types[0] in _PLAIN_LISTS:
+                    return self._plain_list(element)
+            elif tag == "Ref":
+                return self.obj[element.attrib["RefId"]]
             else:
                 fast = _PRIMITIVES.get(tag)
                 if fast is not None:
                     return fast(element)
         return super(FastSerializer, self).deserialize(element, metadata=metadata, clear=clear)
+
+    def _plain_list(self, element):
+        """An ArrayList as pypsrp's ``_deserialize_lst`` reads it: the entries of its LST, or []."""
+        entries = element.find("LST")
+        shared = ObjectMeta()
+        value = [] if entries is None else [self.deserialize(e, metadata=shared, clear=False) for e in entries]
+        self.obj[element.attrib["RefId"]] = value
+        return value
+
+
+class PlainCommand(Command):
+    """A pypsrp Command whose parameter values are plain data (str, int, bool, lists), never XML.
+
+    pypsrp deep-copies every command twice per pipeline it serializes, in case a value is an XML
+    element that must not move between parents. With plain values the copy serializes exactly
+    like the command itself (tests/unit: the CreatePipeline bytes are equal), and the copying
+    was a tenth of the module's CPU on a host-wide batch.
+    """
+
+    def __deepcopy__(self, memo):
+        return self
+
+
+def build_powershell(pool, pipeline):
+    """A pypsrp PowerShell for one structured pipeline: cmdlets and parameters, never script."""
+    ps = PowerShell(pool)
+    version = pool.protocol_version or ""
+    for cmd in pipeline:
+        ps.commands.append(PlainCommand(cmd["cmdlet"], protocol_version=version, is_script=False, use_local_scope=None))
+        for name, value in cmd["parameters"]:
+            ps.add_parameter(name, value)
+    return ps
 
 
 def use_fast_serializer(pool):
@@ -123,22 +178,40 @@ def use_fast_serializer(pool):
     return True
 
 
+def proxies_resolved_once(wsman):
+    """Stop requests from re-reading the proxy environment on every WS-Man message.
+
+    pypsrp builds its session with the environment's proxies for the endpoint already merged
+    into ``session.proxies`` (and NO_PROXY applied); with ``trust_env`` on, requests looks them
+    up again for each message, which was several percent of a batch's CPU. Certificate
+    settings are unaffected: pypsrp sets ``session.verify`` itself and sends with
+    ``Session.send``, which never reads the environment for it.
+    """
+    session = getattr(getattr(wsman, "transport", None), "session", None)
+    if session is None:
+        return False
+    session.trust_env = False
+    return True
+
+
 def _generic_types(types):
     """True when pypsrp would read an object with these type names as a GenericComplexObject.
 
-    That is every Hyper-V object and enum; lists, dictionaries and pypsrp's known PowerShell
-    types (ErrorRecord, PSCredential, ...) are left to pypsrp.
+    pypsrp takes the first type name it knows: for every Hyper-V object and enum that is
+    ``System.Object`` (or ``PSObject``) at the end of the chain. Lists, dictionaries, pypsrp's
+    known PowerShell types (ErrorRecord, PSCredential, ...) and chains without a known root
+    (pypsrp returns those as raw XML) are left to pypsrp.
     """
-    if not types:
-        return False
-    for name in types:
+    for name in types or ():
         if name.startswith("Deserialized.System."):
             name = name[len("Deserialized."):]
-        if name in ("System.Object", "System.Management.Automation.PSObject", "System.Enum", "System.ValueType"):
+        if name in ("System.Object", "System.Management.Automation.PSObject"):
+            return True
+        if name in ("System.Enum", "System.ValueType"):
             continue
         if name.startswith(("System.", "Selected.")) or name.endswith("[]"):
             return False
-    return True
+    return False
 
 
 # System.Management.Automation.ErrorCategory
@@ -409,6 +482,7 @@ class PSRPTransport(Transport):
                 )
                 use_fast_serializer(self._pool)
                 self._pool.open()
+                proxies_resolved_once(self._wsman)
                 self.opened = True
                 return
             except Exception as exc:  # pylint: disable=broad-except
@@ -439,12 +513,7 @@ class PSRPTransport(Transport):
         self._close_quietly()
 
     def _build(self, pipeline):
-        ps = PowerShell(self._pool)
-        for cmd in pipeline:
-            ps.add_cmdlet(cmd["cmdlet"])
-            for name, value in cmd["parameters"]:
-                ps.add_parameter(name, value)
-        return ps
+        return build_powershell(self._pool, pipeline)
 
     @staticmethod
     def _result(ps):

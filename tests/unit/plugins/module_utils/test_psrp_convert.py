@@ -193,6 +193,41 @@ def test_fast_serializer_strings_and_escapes(text):
     assert fast == slow
 
 
+_AL = '<TN RefId="%s"><T>System.Collections.ArrayList</T><T>System.Object</T></TN>'
+
+
+@pytest.mark.parametrize("props", [
+    # an ArrayList of strings and numbers, then a second one naming the first's types by TNRef
+    '<Obj N="A" RefId="1">%s<LST><S>a</S><I32>2</I32></LST></Obj>'
+    '<Obj N="B" RefId="2"><TNRef RefId="1" /><LST><S>b_x000A_c</S></LST></Obj>' % (_AL % "1"),
+    # an empty ArrayList, and one without an LST at all
+    '<Obj N="A" RefId="1">%s<LST /></Obj><Obj N="B" RefId="2"><TNRef RefId="1" /></Obj>' % (_AL % "1"),
+    # Hyper-V objects and enums inside a list, and a Ref to an object read earlier
+    '<Obj N="A" RefId="1">%s<LST><Obj RefId="2"><TN RefId="2"><T>Microsoft.HyperV.PowerShell.VMState</T>'
+    '<T>System.Enum</T><T>System.Object</T></TN><ToString>Running</ToString><I32>2</I32></Obj>'
+    '<Obj RefId="3"><TN RefId="3"><T>Microsoft.HyperV.PowerShell.HardDiskDrive</T><T>System.Object</T></TN>'
+    '<Props><S N="Path">C:\\d.vhdx</S></Props></Obj></LST></Obj><Ref N="R" RefId="3" />' % (_AL % "1"),
+    # pypsrp's order-dependent rule: after a string, an untyped Obj in the same list stays raw XML
+    '<Obj N="A" RefId="1">%s<LST><S>x</S><Obj RefId="2"><Props><S N="V">y</S></Props></Obj></LST></Obj>'
+    % (_AL % "1"),
+    '<Obj N="A" RefId="1">%s<LST><Obj RefId="2"><Props><S N="V">y</S></Props></Obj><S>x</S></LST></Obj>'
+    % (_AL % "1"),
+    # an object type pypsrp does not know, without a System.Object root: raw XML in both
+    '<Obj N="A" RefId="1"><TN RefId="1"><T>Microsoft.HyperV.PowerShell.VMState</T></TN><I32>2</I32></Obj>',
+    # a typed array and a nested list keep pypsrp's path
+    '<Obj N="A" RefId="1"><TN RefId="1"><T>System.String[]</T><T>System.Array</T><T>System.Object</T></TN>'
+    '<LST><S>a</S><Nil /></LST></Obj>'
+    '<Obj N="B" RefId="2">%s<LST><Obj RefId="3"><TNRef RefId="2" /><LST><S>n</S></LST></Obj></LST></Obj>'
+    % (_AL % "2"),
+])
+def test_fast_serializer_lists_and_refs_match_pypsrp(props):
+    xml = ('<Obj RefId="0"><TN RefId="0"><T>Microsoft.HyperV.PowerShell.VirtualMachine</T><T>System.Object</T>'
+           '</TN><Props>%s</Props></Obj>' % props)
+    slow, fast = _both(xml)
+    assert fast == slow
+    assert "A" in fast  # read as an object, not left as raw XML
+
+
 def _hvsim_outputs():
     """CLIXML of every object a module reads, as hvsim's PSRP server serializes it (psrpcore)."""
     from psrpcore.types import serialize
@@ -230,3 +265,67 @@ def test_fast_serializer_matches_pypsrp_on_every_hvsim_object():
     for xml in outputs:
         slow, fast = _both(xml)
         assert fast == slow, xml[:300]
+
+
+# ---------------------------------------------------------------------------------------------- PlainCommand
+VM_ID = "3c35612e-4a8d-45d8-9d29-6588571ceeee"
+CP_ID = "9f0e2c1a-0b7d-4c4e-8a52-4f3b3a1d2e10"
+
+
+def _pipelines():
+    from ansible_collections.hyperv.checkpoints.plugins.module_utils._client import HyperVClient as C
+
+    return [
+        C.list_vms_pipeline(),
+        C.create_checkpoint_pipeline(VM_ID, "pre-patch <&> 'x' _x0041_ \u00e9"),
+        C.remove_checkpoint_pipeline(CP_ID, include_children=True),
+        C.rename_checkpoint_pipeline(CP_ID, "new name"),
+        C.set_vm_pipeline(VM_ID, checkpoint_type="ProductionOnly", automatic_checkpoints=False,
+                          snapshot_file_location="D:\\Hyper-V\\Snapshots", allow_unverified_paths=True),
+        C.stop_vm_pipeline(VM_ID, mode="turn_off", force=True),
+        C.get_vhd_pipeline("C:\\vms\\a.avhdx"),
+        [{"cmdlet": "Hyper-V\\Get-VHD", "parameters": [("Path", ["C:\\a.vhdx", "C:\\b.avhdx"])]}],
+    ]
+
+
+class _Pool(object):
+    """What pypsrp's PowerShell reads from its pool before it sends a CreatePipeline."""
+
+    protocol_version = "2.3"
+    host = None
+    id = uuid.UUID(int=1)
+
+    def __init__(self):
+        from pypsrp.complex_objects import ApartmentState
+
+        self.apartment_state = ApartmentState.UNKNOWN
+        self.pipelines = {}
+
+
+def _create_pipeline_xml(ps, monkeypatch):
+    import xml.etree.ElementTree as ET
+
+    from pypsrp.powershell import PowerShell
+
+    sent = []
+    monkeypatch.setattr(PowerShell, "_invoke", lambda self, msg: sent.append(msg))
+    ps.begin_invoke()
+    return ET.tostring(Serializer().serialize(sent[0]), encoding="unicode")
+
+
+@pytest.mark.parametrize("index", range(len(_pipelines())))
+def test_plain_commands_serialize_exactly_like_pypsrp_commands(index, monkeypatch):
+    from pypsrp.powershell import PowerShell
+
+    pipeline = _pipelines()[index]
+    pool = _Pool()
+    reference = PowerShell(pool)
+    for cmd in pipeline:
+        reference.add_cmdlet(cmd["cmdlet"])
+        for name, value in cmd["parameters"]:
+            reference.add_parameter(name, value)
+    ours = _psrp.build_powershell(pool, pipeline)
+    assert all(type(c) is _psrp.PlainCommand for c in ours.commands)
+    expected = _create_pipeline_xml(reference, monkeypatch)
+    assert _create_pipeline_xml(ours, monkeypatch) == expected
+    assert pipeline[-1]["cmdlet"].split("\\")[-1] in expected

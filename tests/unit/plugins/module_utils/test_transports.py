@@ -265,6 +265,7 @@ class FakePS:
 
 class FakePool:
     last = None
+    protocol_version = "2.3"
 
     def __init__(self, wsman, configuration_name=None, max_runspaces=1):
         self.wsman = wsman
@@ -295,6 +296,8 @@ def fake_pypsrp(monkeypatch):
     monkeypatch.setattr(_psrp, "WSMan", fake_wsman)
     monkeypatch.setattr(_psrp, "RunspacePool", FakePool)
     monkeypatch.setattr(_psrp, "PowerShell", FakePS)
+    # a command as the fake records it: [cmdlet, (parameter, value), ...]
+    monkeypatch.setattr(_psrp, "PlainCommand", lambda cmdlet, **kwargs: [cmdlet])
     monkeypatch.setattr(_psrp, "to_plain", lambda o, d=0: o)
     return wsman_calls
 
