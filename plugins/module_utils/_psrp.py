@@ -93,8 +93,12 @@ _PLAIN_LISTS = frozenset([
 
 
 def _plain_meta(metadata):
-    """True for the metadata pypsrp treats like none at all: a bare ObjectMeta without an object class."""
-    return metadata is None or (type(metadata) is ObjectMeta and metadata.object is None)  # pylint: disable=unidiomatic-typecheck
+    """True for the metadata pypsrp treats like none at all: a bare ObjectMeta without an object class.
+
+    The exact class, as pypsrp tests it (``type(metadata) == ObjectMeta``): its subclasses (ListMeta,
+    DictionaryMeta, ...) steer pypsrp's reading and must keep its path.
+    """
+    return metadata is None or (metadata.__class__ is ObjectMeta and metadata.object is None)
 
 
 class FastSerializer(Serializer):
@@ -133,6 +137,29 @@ class FastSerializer(Serializer):
                 if fast is not None:
                     return fast(element)
         return super(FastSerializer, self).deserialize(element, metadata=metadata, clear=clear)
+
+    def _deserialize_dynamic_obj(self, element, metadata):
+        obj = super(FastSerializer, self)._deserialize_dynamic_obj(element, metadata)
+        # its direct properties went through deserialize() above, so DT and TS are typed already
+        obj.hv_typed_times = True
+        return obj
+
+    def _get_types_from_obj(self, element):
+        """pypsrp's ``_get_types_from_obj`` in one pass over the children (no ElementPath queries)."""
+        types = []
+        first_tn = tn_ref = None
+        for child in element:
+            if child.tag == "TN":
+                if first_tn is None:
+                    first_tn = child
+                types.extend(t.text or "" for t in child if t.tag == "T")
+            elif child.tag == "TNRef" and tn_ref is None:
+                tn_ref = child
+        if types:
+            self.tn[first_tn.attrib["RefId"]] = types
+        if tn_ref is not None:
+            types = self.tn[tn_ref.attrib["RefId"]]
+        return types
 
     def _plain_list(self, element):
         """An ArrayList as pypsrp's ``_deserialize_lst`` reads it: the entries of its LST, or []."""
@@ -300,7 +327,8 @@ def to_plain(value, depth=0):
         if not props and value.property_sets:
             # a primitive with type names attached (e.g. a string emitted as PSObject)
             return to_plain(value.property_sets[0], depth)
-        tags = None
+        # an object read by pypsrp's own Serializer has DT and TS as plain text: its XML tells them apart
+        tags = {} if getattr(value, "hv_typed_times", False) else None
         out = {}
         for name, prop in props.items():
             if isinstance(prop, ClixmlDateTime):
@@ -308,7 +336,7 @@ def to_plain(value, depth=0):
             elif isinstance(prop, ClixmlDuration):
                 tag = "TS"
             elif isinstance(prop, str):
-                if tags is None:  # an object read by pypsrp's own Serializer: ask its XML
+                if tags is None:
                     tags = _property_tags(value)
                 tag = tags.get(name)
             else:

@@ -325,7 +325,7 @@ def test_plain_commands_serialize_exactly_like_pypsrp_commands(index, monkeypatc
         for name, value in cmd["parameters"]:
             reference.add_parameter(name, value)
     ours = _psrp.build_powershell(pool, pipeline)
-    assert all(type(c) is _psrp.PlainCommand for c in ours.commands)
+    assert [c.__class__ for c in ours.commands] == [_psrp.PlainCommand] * len(pipeline)
     expected = _create_pipeline_xml(reference, monkeypatch)
     assert _create_pipeline_xml(ours, monkeypatch) == expected
     assert pipeline[-1]["cmdlet"].split("\\")[-1] in expected
