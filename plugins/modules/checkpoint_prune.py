@@ -120,17 +120,25 @@ options:
     type: float
     default: 2.0
 notes:
-  - Removing many checkpoints at once makes Hyper-V merge many disks; this module removes them one by one and waits
-    for each merge, so a prune of a long chain can take a long time. Use O(merge_timeout) and C(async) if needed.
-  - If the connection drops after a removal was sent, the module reconnects once and re-reads that checkpoint by Id.
-    When it is gone the removal counts as done (RV(removed[].note) says so); when it is still there the removal is
-    sent once more. If reconnecting fails, the task fails; run it again, it re-reads the checkpoints and never
-    repeats a removal that was applied.
+  - On each VM the checkpoints are removed one at a time, oldest first, and the module waits for each merge before
+    that VM's next removal, so a prune of a long chain can take a long time. Use O(merge_timeout) and C(async) if
+    needed.
+  - The VMs of the host are pruned side by side. At most O(parallel) merges started by the task run at once (a merge
+    already running on a target VM when the task starts counts), so a prune of many VMs neither goes one VM after
+    the other nor floods the host's storage with merges. O(parallel=1) gives the one-VM-after-the-other order.
+  - Before the first removal every target VM is read again by Id; if any is busy (a backup, an export, a migration,
+    another checkpoint operation), the task fails before it removes anything from any VM.
+  - If the connection drops after a removal was sent, the module reconnects and re-reads by Id each checkpoint whose
+    removal was sent but not confirmed. When it is gone the removal counts as done (RV(removed[].note) says so); when
+    it is still there the removal is sent once more. Removals the window had not sent yet are sent normally
+    afterwards. If reconnecting fails, the task fails; run it again, it re-reads the checkpoints and never repeats a
+    removal that was applied.
   - RV(reclaimed_bytes) is an estimate, the size of the differencing (AVHDX) files of the removed checkpoints read
     before removal; the exact space freed by a merge depends on how many blocks the parent already holds.
   - The reads go in one round per kind of fact (the VMs by Id, the checkpoints of every VM, their disks and the
     C(Get-VHD) of their files), one pipeline per VM, checkpoint or path, at most O(parallel) at once. The removals
-    are not parallelised; the VMs are pruned one after the other, one merge at a time per VM, oldest first.
+    go out in windows holding the oldest planned checkpoint of each idle VM, and one host-wide C(Get-VM) per poll
+    tells which merges have finished.
 seealso:
   - module: hyperv.checkpoints.checkpoint
   - module: hyperv.checkpoints.checkpoint_info
@@ -274,22 +282,21 @@ vms:
 
 import contextlib
 import datetime
-import time
 
 from ansible_collections.hyperv.checkpoints.plugins.module_utils._client import volume_for_path
-from ansible_collections.hyperv.checkpoints.plugins.module_utils._errors import (
-    ConnectionError as HVConnectionError,
-    HyperVError,
-    NotFoundError,
-    OperationTimeoutError,
-)
+from ansible_collections.hyperv.checkpoints.plugins.module_utils._errors import HyperVError, OperationTimeoutError
 from ansible_collections.hyperv.checkpoints.plugins.module_utils._module import (
     HyperVModule,
     validate_guid,
     validate_vm_name,
 )
 from ansible_collections.hyperv.checkpoints.plugins.module_utils._parallel import parallel_argument, parallel_problem
-from ansible_collections.hyperv.checkpoints.plugins.module_utils._power import blocking_reasons
+from ansible_collections.hyperv.checkpoints.plugins.module_utils._prune import (
+    Lane,
+    LaneError,
+    PruneRefused,
+    PruneRun,
+)
 from ansible_collections.hyperv.checkpoints.plugins.module_utils._reports import age_seconds
 from ansible_collections.hyperv.checkpoints.plugins.module_utils._retention import (
     RetentionError,
@@ -299,16 +306,6 @@ from ansible_collections.hyperv.checkpoints.plugins.module_utils._retention impo
     tree_after,
     tree_before,
 )
-
-
-class PruneRefused(HyperVError):
-    kind = "refused"
-
-
-NOTE_GONE = ("the connection dropped after the removal was sent; on reconnecting the checkpoint was gone, so the "
-             "removal was applied (its merge may still have been running)")
-NOTE_RETRIED = ("the connection dropped after the removal was sent; on reconnecting the checkpoint was still there, "
-                "so the removal was sent once more")
 
 
 class Session(object):
@@ -334,25 +331,6 @@ class Session(object):
 
     def close(self):
         self.stack.close()
-
-
-def remove_once(session, cp):
-    """Remove one checkpoint by Id; after a dropped connection, re-query and retry at most once.
-
-    Returns (removed_now, note). test-matrix B2: a checkpoint that is gone after the drop counts as
-    removed; one that is still there gets the removal once more; any further failure is raised.
-    """
-    try:
-        return session.client.remove_checkpoint(cp.id, include_children=False, missing_ok=True), None
-    except HVConnectionError as exc:
-        if not exc.write_may_have_applied:
-            raise
-    client = session.reopen()
-    try:
-        client.get_checkpoint(cp.id)
-    except NotFoundError:
-        return True, NOTE_GONE
-    return client.remove_checkpoint(cp.id, include_children=False, missing_ok=True), NOTE_RETRIED
 
 
 def argument_spec():
@@ -465,7 +443,6 @@ def main():
     now = datetime.datetime.now(datetime.timezone.utc)
     check_mode = module.check_mode
     reports = []
-    flat = []
     warnings = []
     diff = {"before": {}, "after": {}}
     target = {}
@@ -504,6 +481,20 @@ def main():
                 if short:
                     raise PruneRefused("not enough free space to merge: " + "; ".join(short),
                                        hint="Free space on the volume first; nothing was removed.")
+
+            def recorder(report):
+                def record(lane, cp, removed_now, note):
+                    item = entry(lane.vm, cp, files)
+                    item["already_absent"] = not removed_now
+                    if note:
+                        item["note"] = note
+                        warnings.append("Checkpoint '%s' (%s) of VM '%s': %s." % (cp.name, cp.id, lane.vm.name, note))
+                    report["removed"].append(item)
+                    report["reclaimed_bytes"] = total(report["removed"])
+                    return item
+                return record
+
+            lanes = []
             for vm, sel in plans:
                 report = {
                     "vm_id": vm.id, "vm_name": vm.name,
@@ -521,53 +512,28 @@ def main():
                                                 [cp.id for cp in sel["remove"]])[0]
                 if check_mode:
                     for cp in sel["remove"]:
-                        item = entry(vm, cp, files)
-                        report["removed"].append(item)
-                        flat.append(item)
+                        report["removed"].append(entry(vm, cp, files))
                     report["reclaimed_bytes"] = total(report["removed"])
                     continue
-                if not sel["remove"]:
-                    continue
-                target = {"vm": vm.name, "vm_id": vm.id}
-                action = "prune checkpoints of"
-                current = client.get_vm(vm.id)
-                busy = blocking_reasons(current)
-                if busy:
-                    raise PruneRefused("the VM is busy: %s" % ", ".join(busy),
-                                       hint="Wait until the operation has finished; nothing was removed from this VM.")
-                if current.merging:
-                    action = "wait for the merge already running on"
-                    client.wait_for_merge(vm.id, params["merge_timeout"], interval=params["poll_interval"])
-                last = len(sel["remove"]) - 1
-                for index, cp in enumerate(sel["remove"]):
-                    target = {"vm": vm.name, "vm_id": vm.id, "checkpoint": cp.name, "checkpoint_id": cp.id}
-                    action = "remove checkpoint (prune)"
-                    item = entry(vm, cp, files)
-                    gone, note = remove_once(session, cp)
-                    client = session.client
-                    item["already_absent"] = not gone
-                    if note:
-                        item["note"] = note
-                        warnings.append("Checkpoint '%s' (%s) of VM '%s': %s." % (cp.name, cp.id, vm.name, note))
-                    report["removed"].append(item)
-                    flat.append(item)
-                    report["reclaimed_bytes"] = total(report["removed"])
-                    if index < last or params["wait_for_merge"]:
-                        action = "wait for the merge after removing"
-                        started = time.monotonic()
-                        client.wait_for_merge(vm.id, params["merge_timeout"], interval=params["poll_interval"])
-                        item["merge_seconds"] = round(time.monotonic() - started, 3)
+                lanes.append(Lane(vm, sel["remove"], recorder(report)))
+            action = "remove the planned checkpoints of"
+            PruneRun(session, lanes, params["parallel"], params["wait_for_merge"], params["merge_timeout"],
+                     params["poll_interval"]).run()
     except (HyperVError, RetentionError) as exc:
         if isinstance(exc, RetentionError):
             exc = PruneRefused(str(exc))
+        if isinstance(exc, LaneError):
+            action, target, exc = exc.action, exc.target(), exc.error
+        flat = [item for report in reports for item in report["removed"]]
         for text in warnings:
             module.warn(text)
-        if isinstance(exc, OperationTimeoutError) and flat:
+        if isinstance(exc, OperationTimeoutError) and flat and not check_mode:
             exc.hint = ("The checkpoint is removed and its merge is still running on the host; the tree is "
                         "consistent. Run the task again later: it waits for the merge and continues.")
         module.fail_from(exc, action, result={"changed": any(not e["already_absent"] for e in flat),
                                               "removed": flat, "reclaimed_bytes": total(flat), "vms": reports},
                          **target)
+    flat = [item for report in reports for item in report["removed"]]
     for text in warnings:
         module.warn(text)
     result = {"changed": any(not e["already_absent"] for e in flat), "removed": flat,

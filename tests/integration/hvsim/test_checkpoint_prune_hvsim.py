@@ -103,3 +103,41 @@ def test_prune_merge_timeout_is_clear_and_consistent(sim, transport):
     sim.lab.release_merges()
     r = run_module("checkpoint_prune", dict(args, merge_timeout=30))
     assert not r.failed and [x["name"] for x in r["removed"]] == ["ansible-n2", "ansible-n3"]
+
+
+WEB01 = "6f0c2d9e-0002-4c00-8a00-000000000002"  # HV01, before-patch -> after-patch (not ours)
+SQLCLU_A = "6f0c2d9e-0004-4c00-8a00-000000000004"  # HV01, no checkpoints
+
+
+@pytest.mark.parametrize("transport", ["psrp", "winrm"])
+def test_prune_of_several_vms_runs_side_by_side_within_parallel(sim, transport):
+    """Issue 7: the VMs of a host are pruned side by side, never more than ``parallel`` merges at once.
+
+    With the merges held, a prune of three VMs at parallel 2 removes exactly one checkpoint on each of
+    two VMs before its merge timeout (one after the other would have removed one; no cap, three). Once
+    the merges are released a rerun finishes the plan, and a third run changes nothing.
+    """
+    seed(sim.lab, WEB01, [("ansible-w1", 4), ("ansible-w2", 3)])
+    seed(sim.lab, SQLCLU_A, [("ansible-s1", 4), ("ansible-s2", 3)])
+    sim.lab.switches["merge_hold"] = True
+    args = dict(conn(sim, transport), vm_ids=[LNX01, WEB01, SQLCLU_A], keep_newest=1, parallel=2, merge_timeout=1,
+                poll_interval=0.2)
+    r = run_module("checkpoint_prune", args)
+    assert r.failed and r.changed
+    assert "Timed out" in r["msg"] and "merge" in r["msg"]
+    assert [(x["vm_name"], x["name"]) for x in r["removed"]] == [("lnx01", "ansible-n1"), ("web01", "ansible-w1")]
+    assert "ansible-s1" in [s.name for s in sim.lab.snapshots_of(SQLCLU_A)]
+
+    sim.lab.release_merges()
+    sim.lab.switches["merge_hold"] = False
+    r = run_module("checkpoint_prune", dict(args, merge_timeout=60))
+    assert not r.failed, r.get("msg")
+    assert [(x["vm_name"], x["name"]) for x in r["removed"]] == [
+        ("lnx01", "ansible-n2"), ("lnx01", "ansible-n3"), ("sqlclu-a", "ansible-s1")]
+    assert [s.name for s in sim.lab.snapshots_of(LNX01)] == ["manual", "ansible-n4"]
+    assert [s.name for s in sim.lab.snapshots_of(WEB01)] == ["before-patch", "after-patch", "ansible-w2"]
+    assert [s.name for s in sim.lab.snapshots_of(SQLCLU_A)] == ["ansible-s2"]
+
+    r = run_module("checkpoint_prune", dict(args, merge_timeout=60))
+    assert not r.failed and not r.changed and r["removed"] == []
+    assert sim.open_shells() == 0
