@@ -43,6 +43,8 @@ NOTE_GONE = ("the connection dropped after the removal was sent; on reconnecting
              "removal was applied (its merge may still have been running)")
 NOTE_RETRIED = ("the connection dropped after the removal was sent; on reconnecting the checkpoint was still there, "
                 "so the removal was sent once more")
+NOTE_REFUSED = ("the host refused the removal with a WinRM quota fault; on reconnecting the checkpoint was still "
+                "there, so the removal was sent once more")
 #: seconds between re-reads of the host after it refused a read with a WinRM quota fault
 READ_RETRY_DELAYS = (1.0, 2.0, 4.0)
 
@@ -85,14 +87,18 @@ class Lane(object):
         return self.merge_started is not None
 
 
-def _after_drop(client, cp):
-    """After a drop: (removed_now, note) for a removal that was sent. test-matrix B2: a checkpoint that is gone
-    counts as removed; one that is still there gets the removal once more; a further failure is raised."""
+def _after_drop(client, cp, refused=False):
+    """(removed_now, note) for a removal whose fate a dropped connection (or a quota refusal) left unknown.
+
+    test-matrix B2: a checkpoint that is gone counts as removed; one that is still there gets the
+    removal once more; a further failure is raised.
+    """
     try:
         client.get_checkpoint(cp.id)
     except NotFoundError:
         return True, NOTE_GONE
-    return client.remove_checkpoint(cp.id, include_children=False, missing_ok=True), NOTE_RETRIED
+    return (client.remove_checkpoint(cp.id, include_children=False, missing_ok=True),
+            NOTE_REFUSED if refused else NOTE_RETRIED)
 
 
 def _removal_outcome(result):
@@ -218,14 +224,14 @@ class PruneRun(object):
         except (HVConnectionError, QuotaError) as exc:
             started = set(getattr(exc, "started", None) or [])
             unknown = [i for i in sorted(started) if i not in settled]
-            if isinstance(exc, HVConnectionError) and not exc.write_may_have_applied and not unknown:
-                raise
+            if not unknown:
+                raise  # nothing sent is in doubt: the task fails and a rerun re-reads everything
             # the unsent heads stay queued for the next window; each sent one is re-read by Id first
             client = self.session.reopen()
             for index in unknown:
                 lane = ready[index]
                 try:
-                    removed_now, note = _after_drop(client, heads[index])
+                    removed_now, note = _after_drop(client, heads[index], isinstance(exc, QuotaError))
                 except HyperVError as again:
                     raise LaneError(again, "remove checkpoint (prune) after the connection dropped", lane,
                                     heads[index])

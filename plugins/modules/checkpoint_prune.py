@@ -243,8 +243,9 @@ removed:
       description: V(true) when the checkpoint was already gone when the removal was sent (another task removed it).
       type: bool
     note:
-      description: Set when the connection dropped after the removal was sent and the module reconnected and
-        re-read the checkpoint by Id (gone, so counted as removed; or still there, so removed once more).
+      description: Set when the connection dropped after the removal was sent, or the host refused it with a WinRM
+        quota fault, and the module reconnected and re-read the checkpoint by Id (gone, so counted as removed; or
+        still there, so removed once more).
       type: str
 reclaimed_bytes:
   description: Sum of RV(removed[].size); an estimate, see the notes. V(null) when a size is unknown.

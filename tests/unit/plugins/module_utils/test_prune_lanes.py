@@ -10,6 +10,7 @@ from ansible_collections.hyperv.checkpoints.plugins.module_utils._errors import 
     CommandError,
     NotFoundError,
     OperationTimeoutError,
+    QuotaError,
 )
 from ansible_collections.hyperv.checkpoints.plugins.module_utils._models import VM, Checkpoint
 from ansible_collections.hyperv.checkpoints.plugins.module_utils._transport import error_info, make_result
@@ -38,6 +39,7 @@ class Host(object):
         self.most_merging = len(self.merges)
         self.fault = None  # (window number, index, applied?, write_may_have_applied) of a dropped connection
         self.resend_fails = False
+        self.quota_at = None  # (window number, index, started indices) of a WinRM quota refusal
         self.fail_removal = None
 
     def vm_plain(self, vm_id):
@@ -90,6 +92,10 @@ class Host(object):
                     self._apply(cid)
                 exc = HVConnectionError("connection reset", write_may_have_applied=sent)
                 exc.started = [index] if sent else []
+                raise exc
+            if self.quota_at and self.quota_at[:2] == (number, index):
+                exc = QuotaError("MaxConcurrentOperationsPerUser", "MaxConcurrentOperationsPerUser", 2150859174)
+                exc.started = self.quota_at[2]
                 raise exc
             if self.fail_removal == cid:
                 result = make_result([], [error_info(fqid="X", category="InvalidOperation", message="in use")], True)
@@ -246,5 +252,24 @@ def test_a_drop_before_anything_was_sent_is_raised_without_reconnecting():
     host.fault = (1, 0, False, False)
     run, records = prune(host)
     with pytest.raises(HVConnectionError):
+        run.run()
+    assert run.session.reopened == 0 and host.removed == [] and records == []
+
+
+def test_a_quota_refusal_rereads_the_refused_removal_and_sends_it_once_more():
+    host = Host([1, 1])
+    host.quota_at = (1, 1, [1])
+    run, records = prune(host)
+    run.run()
+    assert run.session.reopened == 1
+    assert sorted(host.removed) == sorted([cp_id(0, 0), cp_id(1, 0)])
+    assert [r["note"] for r in records] == [None, _prune.NOTE_REFUSED]
+
+
+def test_a_quota_fault_with_nothing_in_doubt_is_raised_not_looped():
+    host = Host([1, 1])
+    host.quota_at = (1, 0, [])
+    run, records = prune(host)
+    with pytest.raises(QuotaError):
         run.run()
     assert run.session.reopened == 0 and host.removed == [] and records == []
