@@ -113,6 +113,15 @@ class Sim:
     def port(self, host: str) -> int:
         return self.ep["hosts"][host]["https_port"]
 
+    def cpu(self) -> t.Optional[float]:
+        """User + system CPU seconds of the hvsim process so far (Linux /proc; None elsewhere)."""
+        try:
+            with open("/proc/%d/stat" % self.proc.pid, encoding="ascii") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / float(os.sysconf("SC_CLK_TCK"))
+        except (OSError, ValueError, IndexError):
+            return None
+
     def _call(self, method: str, path: str) -> t.Any:
         import ssl
 
@@ -552,6 +561,7 @@ def main(argv: t.Optional[t.Sequence[str]] = None) -> int:
                 floor = base + session
                 floors[job].append(floor)
                 sim.reset_stats()
+                sim_cpu0 = sim.cpu()
                 print("bench: %-32s %-10s ..." % (label, job), end="", flush=True)
                 if kind == "driver":
                     wall, cpu, ok, failed = run_batched(sim, host_names, job, name, parallel, args.poll)
@@ -561,8 +571,15 @@ def main(argv: t.Optional[t.Sequence[str]] = None) -> int:
                                                          if parallel else args.throttle, parallel,
                                                          forks=max(args.forks, args.hosts) if parallel else None,
                                                          order=args.per_vm_order)
+                sim_cpu1 = sim.cpu()
                 stats = sim.stats()
                 ok, failed, holders = outcome(sim.state(), name, job, holders)
+                if sim_cpu0 is not None and sim_cpu1 is not None:
+                    both = cpu + sim_cpu1 - sim_cpu0
+                    notes.append("* CPU, %s, %s: controller %.1f s, simulator %.1f s; together %.1f CPU seconds, so on "
+                                 "%d CPUs at least %.1f s of wall time for the controller and the simulator alone." % (
+                                     job, label, cpu, sim_cpu1 - sim_cpu0, both, os.cpu_count() or 1,
+                                     both / (os.cpu_count() or 1)))
                 max_shells = max(stats.get("max_concurrent_shells", {}).values() or [0])
                 res = Result(job, label, n_vms, args.hosts, wall, floor, soap_requests(stats), stats.get("requests", 0),
                              max_shells, cpu, ok, failed)
