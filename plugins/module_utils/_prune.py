@@ -24,6 +24,7 @@ __metaclass__ = type
 
 import time
 
+from ansible_collections.hyperv.checkpoints.plugins.module_utils._batch import READ_RETRY_DELAYS
 from ansible_collections.hyperv.checkpoints.plugins.module_utils._client import (
     HyperVClient,
     is_not_found,
@@ -45,8 +46,6 @@ NOTE_RETRIED = ("the connection dropped after the removal was sent; on reconnect
                 "so the removal was sent once more")
 NOTE_REFUSED = ("the host refused the removal with a WinRM quota fault; on reconnecting the checkpoint was still "
                 "there, so the removal was sent once more")
-#: seconds between re-reads of the host after it refused a read with a WinRM quota fault
-READ_RETRY_DELAYS = (1.0, 2.0, 4.0)
 
 
 class PruneRefused(HyperVError):

@@ -40,6 +40,7 @@ class Host(object):
         self.fault = None  # (window number, index, applied?, write_may_have_applied) of a dropped connection
         self.resend_fails = False
         self.quota_at = None  # (window number, index, started indices) of a WinRM quota refusal
+        self.listing_refusals = 0  # host-wide listings refused with a WinRM quota fault before one answers
         self.fail_removal = None
 
     def vm_plain(self, vm_id):
@@ -61,6 +62,9 @@ class Host(object):
             params = dict(pipeline[0]["parameters"])
             if "Id" in params:
                 results.append(make_result([self.vm_plain(params["Id"])], [], False))
+            elif self.listing_refusals:
+                self.listing_refusals -= 1
+                raise QuotaError("MaxConcurrentOperationsPerUser", "MaxConcurrentOperationsPerUser", 2150859174)
             else:  # a host-wide Get-VM: one poll; every merge advances
                 for vm_id in list(self.merges):
                     self.merges[vm_id] -= 1
@@ -143,11 +147,12 @@ def lanes_for(host, records):
     return lanes
 
 
-def prune(host, parallel=4, wait_for_merge=True, merge_timeout=60):
+def prune(host, parallel=4, wait_for_merge=True, merge_timeout=60, sleeps=None):
     records = []
     ticks = iter(range(10 ** 6))
+    sleeps = [] if sleeps is None else sleeps
     run = _prune.PruneRun(Session(host), lanes_for(host, records), parallel, wait_for_merge, merge_timeout, 0,
-                          sleep=lambda s: None, clock=lambda: float(next(ticks)))
+                          sleep=sleeps.append, clock=lambda: float(next(ticks)))
     return run, records
 
 
@@ -273,3 +278,21 @@ def test_a_quota_fault_with_nothing_in_doubt_is_raised_not_looped():
     with pytest.raises(QuotaError):
         run.run()
     assert run.session.reopened == 0 and host.removed == [] and records == []
+
+
+def test_a_merge_poll_refused_by_the_quota_is_read_again_after_a_pause():
+    host = Host([1])
+    host.listing_refusals = 2
+    sleeps = []
+    run, records = prune(host, sleeps=sleeps)
+    run.run()
+    assert [s for s in sleeps if s > 0] == list(_prune.READ_RETRY_DELAYS[:2])  # the reads backed off, 1 s then 2 s
+    assert host.removed == [cp_id(0, 0)] and records[0]["merge_seconds"] is not None
+
+
+def test_a_merge_poll_refused_past_the_retries_is_raised():
+    host = Host([1])
+    host.listing_refusals = len(_prune.READ_RETRY_DELAYS) + 1
+    run = prune(host)[0]
+    with pytest.raises(QuotaError):
+        run.run()
