@@ -268,7 +268,7 @@ def _write_text(path: pathlib.Path, data: str) -> None:
         raise
 
 
-def _make_persist(path: pathlib.Path, interval: float) -> t.Callable[[Lab, bool], None]:
+class _Persister:
     """Atomic JSON writes (temp file + os.replace). With ``interval`` > 0 autosaves are batched:
     at most one write per interval (a timer flushes the last change); ``lab.save()`` writes at once.
 
@@ -276,46 +276,48 @@ def _make_persist(path: pathlib.Path, interval: float) -> t.Callable[[Lab, bool]
     cmdlets on other hosts do not wait for the disk; snapshots are numbered under the lock and
     an older one never replaces a newer one on disk.
     """
-    timer: t.List[t.Optional[threading.Timer]] = [None]
-    guard = threading.Lock()
-    write_lock = threading.Lock()
-    taken = [0]  # snapshots numbered in lab-lock order
-    written = [0]
 
-    def write(seq: int, data: str) -> None:
-        with write_lock:
-            if seq > written[0]:
-                _write_text(path, data)
-                written[0] = seq
+    def __init__(self, path: pathlib.Path, interval: float) -> None:
+        self.path = path
+        self.interval = interval
+        self._timer: t.Optional[threading.Timer] = None
+        self._guard = threading.Lock()
+        self._write_lock = threading.Lock()
+        self._taken = 0  # snapshots numbered in lab-lock order
+        self._written = 0
 
-    def snapshot(lab: Lab) -> t.Tuple[int, str]:
-        taken[0] += 1  # callers hold lab.lock
-        return taken[0], _state_json(lab)
+    def snapshot(self, lab: Lab) -> t.Tuple[int, str]:
+        with lab.lock:  # re-entrant: mutations persist with the lab lock held
+            self._taken += 1
+            return self._taken, _state_json(lab)
 
-    def flush(lab: Lab) -> None:
-        with guard:
-            timer[0] = None
-        with lab.lock:
-            seq, data = snapshot(lab)
-        write(seq, data)
+    def write(self, seq: int, data: str) -> bool:
+        """Write snapshot ``seq`` unless a newer one is on disk already; True when written."""
+        with self._write_lock:
+            if seq <= self._written:
+                return False
+            _write_text(self.path, data)
+            self._written = seq
+            return True
 
-    def persist(lab: Lab, force: bool = False) -> None:
-        if force or interval <= 0:
-            with guard:
-                if timer[0] is not None:
-                    timer[0].cancel()
-                    timer[0] = None
-            with lab.lock:  # re-entrant: mutations call this with the lab lock held
-                seq, data = snapshot(lab)
-            write(seq, data)
+    def _flush(self, lab: Lab) -> None:
+        with self._guard:
+            self._timer = None
+        self.write(*self.snapshot(lab))
+
+    def __call__(self, lab: Lab, force: bool = False) -> None:
+        if force or self.interval <= 0:
+            with self._guard:
+                if self._timer is not None:
+                    self._timer.cancel()
+                    self._timer = None
+            self.write(*self.snapshot(lab))
             return
-        with guard:
-            if timer[0] is None:
-                timer[0] = threading.Timer(interval, flush, args=(lab,))
-                timer[0].daemon = True
-                timer[0].start()
-
-    return persist
+        with self._guard:
+            if self._timer is None:
+                self._timer = threading.Timer(self.interval, self._flush, args=(lab,))
+                self._timer.daemon = True
+                self._timer.start()
 
 
 def load_lab(name_or_path: str, state_dir: t.Optional[str] = None, time_scale: float = 0.0, clock: t.Any = None,
@@ -349,7 +351,7 @@ def load_lab(name_or_path: str, state_dir: t.Optional[str] = None, time_scale: f
         lab.state_path = str(_state_path(state_dir, lab_name))
         if autosave_interval is None:
             autosave_interval = 0.0 if len(lab.vms) <= 200 else 1.0
-        lab.persist = _make_persist(_state_path(state_dir, lab_name), float(autosave_interval))
+        lab.persist = _Persister(_state_path(state_dir, lab_name), float(autosave_interval))
         if not os.path.exists(lab.state_path):
             lab.save()
     return lab

@@ -152,11 +152,11 @@ def test_disk_growth_lands_in_whole_steps_with_exact_totals(lab, clock):
 
 def test_saving_at_once_writes_the_newest_state_over_a_pending_batched_save(tmp_path):
     # source: docs/hvsim.md (autosaves batched to one write per interval; lab.save() writes at once)
-    from hvsim.lab import _make_persist, load_lab
+    from hvsim.lab import _Persister, load_lab
 
     lab = load_lab("demo")
     path = tmp_path / "state.json"
-    persist = _make_persist(path, interval=3600)  # the timer never fires in this test
+    persist = _Persister(path, interval=3600)  # the timer never fires in this test
     lab.persist = persist
     persist(lab, True)
     first = path.read_text()
@@ -168,6 +168,23 @@ def test_saving_at_once_writes_the_newest_state_over_a_pending_batched_save(tmp_
     persist(lab, False)  # arms a timer; saving at once then cancels it
     lab.save()
     assert "newest" in path.read_text()
+
+
+def test_an_older_snapshot_written_late_never_replaces_a_newer_one(tmp_path):
+    # source: docs/hvsim.md (batched saves write outside the lab lock; the newest state wins on disk)
+    from hvsim.lab import _Persister, load_lab
+
+    lab = load_lab("demo")
+    path = tmp_path / "state.json"
+    persist = _Persister(path, interval=3600)
+    lab.set_vm("HV01", DEMO_IDS["web01"], {"notes": "state-v1-a7"})
+    older = persist.snapshot(lab)  # a batched flush took this, then lost the CPU before writing it
+    lab.set_vm("HV01", DEMO_IDS["web01"], {"notes": "state-v2-c3"})
+    newer = persist.snapshot(lab)
+    assert persist.write(*newer) is True
+    assert persist.write(*older) is False
+    assert "state-v2-c3" in path.read_text() and "state-v1-a7" not in path.read_text()
+    assert older[0] < newer[0]
 
 
 def test_lock_not_held_while_sleeping():
