@@ -173,6 +173,9 @@ class FastSerializer(Serializer):
 class PlainCommand(Command):
     """A pypsrp Command whose parameter values are plain data (str, int, bool, lists), never XML.
 
+    ``Transport.run`` refuses any other value (``validate_pipeline``: JSON data only) before a
+    pipeline is built.
+
     pypsrp deep-copies every command twice per pipeline it serializes, in case a value is an XML
     element that must not move between parents. With plain values the copy serializes exactly
     like the command itself (tests/unit: the CreatePipeline bytes are equal), and the copying
