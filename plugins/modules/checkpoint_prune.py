@@ -41,13 +41,14 @@ options:
     type: str
   vm_names:
     description:
-      - Exact names of several VMs. They are pruned one after the other, in this order.
+      - Exact names of several VMs of the host. They are pruned side by side (see the notes); RV(vms) and
+        RV(removed) list them in this order.
     type: list
     elements: str
     aliases: [vms]
   vm_ids:
     description:
-      - Ids (GUIDs) of several VMs, pruned after O(vm_names).
+      - Ids (GUIDs) of several VMs of the host, listed after O(vm_names) in RV(vms) and RV(removed).
     type: list
     elements: str
   keep_newest:
@@ -209,7 +210,8 @@ EXAMPLES = r"""
 
 RETURN = r"""
 removed:
-  description: The checkpoints removed (in check mode, that would be removed), over all VMs, in the order of removal.
+  description: The checkpoints removed (in check mode, that would be removed), VM by VM in the order the VMs were
+    given, and on each VM in the order of removal (oldest first).
   returned: always
   type: list
   elements: dict
