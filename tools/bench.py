@@ -575,11 +575,10 @@ def main(argv: t.Optional[t.Sequence[str]] = None) -> int:
                 stats = sim.stats()
                 ok, failed, holders = outcome(sim.state(), name, job, holders)
                 if sim_cpu0 is not None and sim_cpu1 is not None:
-                    both = cpu + sim_cpu1 - sim_cpu0
+                    sim_cpu, cores = sim_cpu1 - sim_cpu0, os.cpu_count() or 1
                     notes.append("* CPU, %s, %s: controller %.1f s, simulator %.1f s; together %.1f CPU seconds, so on "
                                  "%d CPUs at least %.1f s of wall time for the controller and the simulator alone." % (
-                                     job, label, cpu, sim_cpu1 - sim_cpu0, both, os.cpu_count() or 1,
-                                     both / (os.cpu_count() or 1)))
+                                     job, label, cpu, sim_cpu, cpu + sim_cpu, cores, (cpu + sim_cpu) / cores))
                 max_shells = max(stats.get("max_concurrent_shells", {}).values() or [0])
                 res = Result(job, label, n_vms, args.hosts, wall, floor, soap_requests(stats), stats.get("requests", 0),
                              max_shells, cpu, ok, failed)

@@ -191,6 +191,24 @@ def vhds_pipeline(paths):
     return [command(GET_VHD, ("Path", list(paths)))]
 
 
+def run_reads(client, pipelines, sleep):
+    """client.run for read pipelines, retried with back-off after a quota fault (reads only)."""
+    delays = list(READ_RETRY_DELAYS)
+    while True:
+        try:
+            return client.run(pipelines)
+        except QuotaError:
+            if not delays:
+                raise
+            sleep(delays.pop(0))
+
+
+def list_vms(client, sleep):
+    """Every VM of the host in one pipeline (a merge poll), read with ``run_reads``."""
+    res = run_reads(client, [HyperVClient.list_vms_pipeline()], sleep)[0]
+    return [VM.from_plain(o) for o in raise_for_result(res, "listing VMs")]
+
+
 def _failed(result):
     return bool(result.get("errors")) or result.get("state") == STATE_FAILED
 
@@ -223,15 +241,7 @@ class BatchRunner(object):
                                                checkpoint=self.name)
 
     def run_reads(self, pipelines):
-        """client.run for read pipelines, retried with back-off after a quota fault (reads only)."""
-        delays = list(READ_RETRY_DELAYS)
-        while True:
-            try:
-                return self.client.run(pipelines)
-            except QuotaError:
-                if not delays:
-                    raise
-                lc.sleep(delays.pop(0))
+        return run_reads(self.client, pipelines, lc.sleep)
 
     def live(self):
         return [e for e in self.entries if not e.failed and not e.skipped]
@@ -404,8 +414,7 @@ class BatchRunner(object):
                 entry.vm = vm
 
     def _list_vms(self):
-        res = self.run_reads([HyperVClient.list_vms_pipeline()])[0]
-        return [VM.from_plain(o) for o in raise_for_result(res, "listing VMs")]
+        return list_vms(self.client, lc.sleep)
 
     # ------------------------------------------------------------------ 3. decide
     def decide(self):

@@ -24,7 +24,7 @@ __metaclass__ = type
 
 import time
 
-from ansible_collections.hyperv.checkpoints.plugins.module_utils._batch import READ_RETRY_DELAYS
+from ansible_collections.hyperv.checkpoints.plugins.module_utils._batch import list_vms, run_reads
 from ansible_collections.hyperv.checkpoints.plugins.module_utils._client import (
     HyperVClient,
     is_not_found,
@@ -141,20 +141,10 @@ class PruneRun(object):
             self._poll_merges()
 
     # ------------------------------------------------------------------ reads
-    def _read(self, pipelines):
-        """client.run for reads, retried with back-off after a quota fault (reads only)."""
-        delays = list(READ_RETRY_DELAYS)
-        while True:
-            try:
-                return self.session.client.run(pipelines)
-            except QuotaError:
-                if not delays:
-                    raise
-                self._sleep(delays.pop(0))
-
     def _check_idle(self):
         """Every VM is read by Id before the first removal anywhere; a busy VM refuses the whole prune."""
-        results = self._read([HyperVClient.get_vm_pipeline(lane.vm.id) for lane in self.lanes])
+        results = run_reads(self.session.client, [HyperVClient.get_vm_pipeline(lane.vm.id) for lane in self.lanes],
+                            self._sleep)
         now = self._clock()
         for lane, result in zip(self.lanes, results):
             try:
@@ -174,8 +164,7 @@ class PruneRun(object):
                 lane.merge_started = now  # a merge already running: wait for it before the first removal
 
     def _poll_merges(self):
-        listing = dict((vm.id, vm) for vm in (VM.from_plain(o) for o in raise_for_result(
-            self._read([HyperVClient.list_vms_pipeline()])[0], "listing VMs")))
+        listing = dict((vm.id, vm) for vm in list_vms(self.session.client, self._sleep))
         now = self._clock()
         for lane in self.lanes:
             if not lane.merging:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.hyperv.checkpoints.plugins.module_utils import _prune
+from ansible_collections.hyperv.checkpoints.plugins.module_utils._batch import READ_RETRY_DELAYS
 from ansible_collections.hyperv.checkpoints.plugins.module_utils._errors import ConnectionError as HVConnectionError
 from ansible_collections.hyperv.checkpoints.plugins.module_utils._errors import (
     CommandError,
@@ -286,13 +287,13 @@ def test_a_merge_poll_refused_by_the_quota_is_read_again_after_a_pause():
     sleeps = []
     run, records = prune(host, sleeps=sleeps)
     run.run()
-    assert [s for s in sleeps if s > 0] == list(_prune.READ_RETRY_DELAYS[:2])  # the reads backed off, 1 s then 2 s
+    assert [s for s in sleeps if s > 0] == list(READ_RETRY_DELAYS[:2])  # the reads backed off, 1 s then 2 s
     assert host.removed == [cp_id(0, 0)] and records[0]["merge_seconds"] is not None
 
 
 def test_a_merge_poll_refused_past_the_retries_is_raised():
     host = Host([1])
-    host.listing_refusals = len(_prune.READ_RETRY_DELAYS) + 1
+    host.listing_refusals = len(READ_RETRY_DELAYS) + 1
     run = prune(host)[0]
     with pytest.raises(QuotaError):
         run.run()
