@@ -19,7 +19,7 @@ from psrpcore.types import PSInvocationState, RunspacePoolState
 
 from hvsim.engine.types import CallContext, CommandCall, HvError, HvObject, PipelineResult
 
-from . import serialize
+from . import clixml, serialize
 
 FRAGMENT_SIZE = 32768
 
@@ -240,7 +240,7 @@ class PSRPShell:
                     if isinstance(obj, HvObject):
                         # No PSComputerName/RunspaceId notes: Invoke-Command adds those on the client side,
                         # a raw PSRP pipeline's output does not carry them.
-                        pipeline.write_output(serialize.ps_object(obj))
+                        clixml.write_output(pipeline, obj)
                     else:
                         pipeline.write_output(serialize.ps_value(obj, 1))
                 for text in getattr(result, "warnings", None) or []:
