@@ -369,26 +369,37 @@ class Lab:
         """Merges and bulk jobs of a host in arrival order (FIFO)."""
         items: t.List[t.Union[MergeJob, BulkJob]] = [j for j in self.merges if j.host == host_name]
         items += [b for b in self.bulk_ops if b.host == host_name]
-        return sorted(items, key=lambda i: i.arrival if isinstance(i, BulkJob) else self.merge_arrival.get(i.id, 0))
+        return sorted(items, key=self._arrival)
+
+    def _arrival(self, item: t.Union[MergeJob, BulkJob]) -> int:
+        return item.arrival if isinstance(item, BulkJob) else self.merge_arrival.get(item.id, 0)
 
     def _running(self, items: t.Sequence[t.Union[MergeJob, BulkJob]], host: t.Optional[Host]
                  ) -> t.List[t.Union[MergeJob, BulkJob]]:
         """The operations holding a slot: the first ``concurrency`` unfinished, un-held ones."""
         cap = max(1, host.concurrency if host else 1)
         hold = self._hold()
-        active = [i for i in items
-                  if not (isinstance(i, MergeJob) and (i.held or hold)) and self._work_left(i, host) > 0]
-        return active[:cap]
+        active: t.List[t.Union[MergeJob, BulkJob]] = []
+        for i in items:
+            if not (isinstance(i, MergeJob) and (i.held or hold)) and self._work_left(i, host) > 0:
+                active.append(i)
+                if len(active) == cap:
+                    break
+        return active
 
     def _progress(self, t0: float, t1: float) -> None:
         """Advance every host's slot queue from clock time t0 to t1, event by event; finish merges."""
-        names: t.List[str] = []
+        # Every host's queue in one pass (hosts in order of first appearance): a queue per host
+        # built by scanning every merge made each lock O(hosts x merges) on a fleet removal.
+        queues: t.Dict[str, t.List[t.Union[MergeJob, BulkJob]]] = {}
         for item in [*self.merges, *self.bulk_ops]:
-            if item.host not in names:
-                names.append(item.host)
-        for host_name in names:
+            queues.setdefault(item.host, []).append(item)
+        for host_name, items in queues.items():
             host = self.hosts.get(host_name)
-            items = self._slot_queue(host_name)
+            if self.bulk_ops:
+                # merges alone are already in arrival order (appended as they arrive; restored
+                # ones, without an arrival number, come first), so only bulk jobs need sorting in
+                items.sort(key=self._arrival)
             speed = self._speed(host)
             # Work worth a microsecond of clock time counts as done (float clocks near 1.8e9 s
             # resolve about 2.4e-7 s), so a sleep of exactly the remaining time finishes the work.
