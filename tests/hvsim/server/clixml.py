@@ -47,27 +47,24 @@ _LIST_TYPES = ("System.Collections.ArrayList", "System.Object")
 _DICT_TYPES = ("System.Collections.Hashtable", "System.Object")
 
 
-def _cdata(text: str) -> str:
-    if "&" in text:
-        text = text.replace("&", "&amp;")
-    if "<" in text:
-        text = text.replace("<", "&lt;")
-    if ">" in text:
-        text = text.replace(">", "&gt;")
+# ElementTree's escapes for text and for attribute values, in its order ("&" first)
+_CDATA_ESCAPES = (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"))
+_ATTRIB_ESCAPES = _CDATA_ESCAPES + (('"', "&quot;"), ("\r", "&#13;"), ("\n", "&#10;"), ("\t", "&#09;"))
+
+
+def _escape(text: str, escapes: t.Tuple[t.Tuple[str, str], ...]) -> str:
+    for char, entity in escapes:
+        if char in text:
+            text = text.replace(char, entity)
     return text
+
+
+def _cdata(text: str) -> str:
+    return _escape(text, _CDATA_ESCAPES)
 
 
 def _attrib(text: str) -> str:
-    text = _cdata(text)
-    if '"' in text:
-        text = text.replace('"', "&quot;")
-    if "\r" in text:
-        text = text.replace("\r", "&#13;")
-    if "\n" in text:
-        text = text.replace("\n", "&#10;")
-    if "\t" in text:
-        text = text.replace("\t", "&#09;")
-    return text
+    return _escape(text, _ATTRIB_ESCAPES)
 
 
 def _string(text: str) -> str:
