@@ -48,6 +48,7 @@ from ansible_collections.hyperv.checkpoints.plugins.module_utils._client import 
     match_exact,
     normalize_guid,
     raise_for_result,
+    removal_outcome,
     roles_from_kvp_result,
     volume_for_path,
 )
@@ -647,16 +648,15 @@ class BatchRunner(object):
                 return
             self._created(entry, Checkpoint.from_plain(output[-1]), fallbacks)
             return
-        errors = res.get("errors") or []
         try:
-            if errors and all(_not_found(e) for e in errors):
-                entry.changed = False
-                entry.removed = []
-                entry.wrote = False
-                return
-            raise_for_result(res, "removing checkpoint")
+            removed = removal_outcome(res)
         except CommandError as exc:
             self.fail(entry, exc, entry.step)
+            return
+        if not removed:  # already gone
+            entry.changed = False
+            entry.removed = []
+            entry.wrote = False
             return
         entry.wrote = True
 
@@ -847,12 +847,6 @@ class BatchRunner(object):
 
 
 # ---------------------------------------------------------------------------------------------- pure helpers
-def _not_found(info):
-    from ansible_collections.hyperv.checkpoints.plugins.module_utils._client import is_not_found
-
-    return is_not_found(info)
-
-
 def merge_poll_delay(poll_interval, elapsed, total, pending):
     """Seconds until the next merge poll of a batch: half the predicted time left, at least ``poll_interval``.
 

@@ -140,6 +140,19 @@ def raise_for_result(result, what, not_found_ok=False, hint=None):
     return list(result.get("output") or [])
 
 
+def removal_outcome(result, missing_ok=True):
+    """True when a Remove-VMSnapshot result removed the checkpoint; False when it was already gone.
+
+    "Already gone" (every error is "not found") counts only with ``missing_ok``; any other error
+    is raised by ``raise_for_result``.
+    """
+    errors = result.get("errors") or []
+    if errors and missing_ok and all(is_not_found(e) for e in errors):
+        return False
+    raise_for_result(result, "removing checkpoint")
+    return True
+
+
 def match_exact(objects, name, kind, scope, id_option):
     """The single object whose ``name`` equals ``name`` exactly, else NotFound/Ambiguous.
 
@@ -514,12 +527,8 @@ class HyperVClient(object):
 
     def remove_checkpoint(self, checkpoint_id, include_children=False, missing_ok=True):
         """Remove-VMSnapshot by Id. Returns False when it was already gone (and ``missing_ok``)."""
-        result = self.run_one(self.remove_checkpoint_pipeline(checkpoint_id, include_children))
-        errors = result.get("errors") or []
-        if errors and missing_ok and all(is_not_found(e) for e in errors):
-            return False
-        raise_for_result(result, "removing checkpoint")
-        return True
+        return removal_outcome(self.run_one(self.remove_checkpoint_pipeline(checkpoint_id, include_children)),
+                               missing_ok)
 
     def rename_checkpoint(self, checkpoint_id, new_name):
         output = raise_for_result(

@@ -27,8 +27,8 @@ import time
 from ansible_collections.hyperv.checkpoints.plugins.module_utils._batch import list_vms, run_reads
 from ansible_collections.hyperv.checkpoints.plugins.module_utils._client import (
     HyperVClient,
-    is_not_found,
     raise_for_result,
+    removal_outcome,
 )
 from ansible_collections.hyperv.checkpoints.plugins.module_utils._errors import ConnectionError as HVConnectionError
 from ansible_collections.hyperv.checkpoints.plugins.module_utils._errors import (
@@ -98,15 +98,6 @@ def _after_drop(client, cp, refused=False):
         return True, NOTE_GONE
     return (client.remove_checkpoint(cp.id, include_children=False, missing_ok=True),
             NOTE_REFUSED if refused else NOTE_RETRIED)
-
-
-def _removal_outcome(result):
-    """removed_now from a Remove-VMSnapshot result (False: it was already gone); raises on a real error."""
-    errors = result.get("errors") or []
-    if errors and all(is_not_found(e) for e in errors):
-        return False
-    raise_for_result(result, "removing checkpoint")
-    return True
 
 
 class PruneRun(object):
@@ -199,7 +190,7 @@ class PruneRun(object):
             settled.add(index)
             lane = ready[index]
             try:
-                removed_now = _removal_outcome(result)
+                removed_now = removal_outcome(result)
             except HyperVError as exc:
                 failures.append(LaneError(exc, "remove checkpoint (prune)", lane, heads[index]))
                 return False
