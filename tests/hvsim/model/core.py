@@ -365,11 +365,20 @@ class Lab:
         self.arrivals += 1
         return self.arrivals
 
-    def _slot_queue(self, host_name: str) -> t.List[t.Union[MergeJob, BulkJob]]:
-        """Merges and bulk jobs of a host in arrival order (FIFO)."""
-        items: t.List[t.Union[MergeJob, BulkJob]] = [j for j in self.merges if j.host == host_name]
-        items += [b for b in self.bulk_ops if b.host == host_name]
-        return sorted(items, key=self._arrival)
+    def _slot_queues(self) -> t.Dict[str, t.List[t.Union[MergeJob, BulkJob]]]:
+        """Every host's merges and bulk jobs in arrival order (FIFO), hosts in order of first appearance.
+
+        Built in one pass: a queue per host made by scanning every merge cost O(hosts x merges) at
+        each lock of a fleet removal. Merges alone are already in arrival order (appended as they
+        arrive; restored ones, without an arrival number, come first), so only bulk jobs need sorting in.
+        """
+        queues: t.Dict[str, t.List[t.Union[MergeJob, BulkJob]]] = {}
+        for item in [*self.merges, *self.bulk_ops]:
+            queues.setdefault(item.host, []).append(item)
+        if self.bulk_ops:
+            for items in queues.values():
+                items.sort(key=self._arrival)
+        return queues
 
     def _arrival(self, item: t.Union[MergeJob, BulkJob]) -> int:
         return item.arrival if isinstance(item, BulkJob) else self.merge_arrival.get(item.id, 0)
@@ -389,17 +398,8 @@ class Lab:
 
     def _progress(self, t0: float, t1: float) -> None:
         """Advance every host's slot queue from clock time t0 to t1, event by event; finish merges."""
-        # Every host's queue in one pass (hosts in order of first appearance): a queue per host
-        # built by scanning every merge made each lock O(hosts x merges) on a fleet removal.
-        queues: t.Dict[str, t.List[t.Union[MergeJob, BulkJob]]] = {}
-        for item in [*self.merges, *self.bulk_ops]:
-            queues.setdefault(item.host, []).append(item)
-        for host_name, items in queues.items():
+        for host_name, items in self._slot_queues().items():
             host = self.hosts.get(host_name)
-            if self.bulk_ops:
-                # merges alone are already in arrival order (appended as they arrive; restored
-                # ones, without an arrival number, come first), so only bulk jobs need sorting in
-                items.sort(key=self._arrival)
             speed = self._speed(host)
             # Work worth a microsecond of clock time counts as done (float clocks near 1.8e9 s
             # resolve about 2.4e-7 s), so a sleep of exactly the remaining time finishes the work.
@@ -434,7 +434,7 @@ class Lab:
         speed = self._speed(host)
         if speed == float("inf"):
             return 0.0
-        running = self._running(self._slot_queue(item.host), host)
+        running = self._running(self._slot_queues().get(item.host, []), host)
         if item in running:
             return self._work_left(item, host) / speed
         if running:

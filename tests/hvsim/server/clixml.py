@@ -44,7 +44,6 @@ _INT_RANGES = {"By": (0, 2**8), "SB": (-(2**7), 2**7), "I16": (-(2**15), 2**15),
 # surrogates, astral characters): a string without one is written as it is.
 _MAY_ESCAPE = re.compile("[_\u0000-\u001F\u007F-\u009F\uD800-\uDFFF\U00010000-\U0010FFFF]")
 _LIST_TYPES = ("System.Collections.ArrayList", "System.Object")
-_DICT_TYPES = ("System.Collections.Hashtable", "System.Object")
 
 
 # ElementTree's escapes for text and for attribute values, in its order ("&" first)
