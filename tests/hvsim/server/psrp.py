@@ -24,6 +24,20 @@ from . import clixml, serialize
 FRAGMENT_SIZE = 32768
 
 
+def start_quietly(pipeline: psrpcore.ServerPipeline) -> None:
+    """Mark a pipeline Running without telling the client.
+
+    psrpcore's ``start()`` queues a PIPELINE_STATE Running message. A Windows server does not send
+    one: PowerShell's ServerPowerShellDriver.HandlePowerShellInvocationStateChanged sends the state
+    to the client only for Completed, Failed and Stopped (docs/hvsim.md, "PSRP"). The extra message
+    made every pipeline cost one more Receive than on a real host.
+    """
+    valid = (PSInvocationState.NotStarted, PSInvocationState.Stopped, PSInvocationState.Completed)
+    if pipeline.state not in valid:
+        raise psrpcore.InvalidPipelineState("start a pipeline", pipeline.state, list(valid))
+    pipeline._change_state(PSInvocationState.Running, emit=False)  # pylint: disable=protected-access
+
+
 class PSRPPipelineState:
     def __init__(self, pipeline: psrpcore.ServerPipeline):
         self.pipeline = pipeline
@@ -86,7 +100,7 @@ class PSRPShell:
             # Not supported: finish the pipeline with no output.
             state = self.pipelines.get(event.pipeline_id)
             if state is not None:
-                state.pipeline.start()
+                start_quietly(state.pipeline)
                 state.pipeline.complete()
                 state.finished = True
         # Everything else (session capability, init, key exchange, host responses, input) is
@@ -215,7 +229,7 @@ class PSRPShell:
             with self.cond:
                 if self.closed or pipeline.pipeline_id not in self.pipelines:
                     return
-                pipeline.start()
+                start_quietly(pipeline)
                 self._drain()
             calls, reject = self._calls(powershell)
             if reject is not None:

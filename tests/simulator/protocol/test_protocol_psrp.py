@@ -113,6 +113,33 @@ def test_non_terminating_error_keeps_completed(sim):
     assert err.exception.types[0] == "Microsoft.HyperV.PowerShell.VirtualizationException"
 
 
+def test_a_pipeline_that_finishes_within_the_operation_timeout_costs_one_receive(sim):
+    # A Windows server sends no PIPELINE_STATE Running, only the terminal state (docs/hvsim.md, PSRP),
+    # so the client's first Receive already brings the output and Completed.
+    with RunspacePool(psrp_wsman(sim)) as pool:
+        sim.reset_stats()
+        ps = PowerShell(pool)
+        ps.add_cmdlet("Sleep").add_parameter("Seconds", 0.3)  # still running when the first Receive arrives
+        out = ps.invoke()
+        requests = dict(sim.stats()["requests_by_action"])
+    assert [str(o) for o in out] == ["slept"] and ps.state == PSInvocationState.COMPLETED
+    assert requests == {"Command": 1, "Receive": 1}
+
+
+def test_start_quietly_queues_no_message():
+    from hvsim.server.psrp import start_quietly
+    import psrpcore
+    from psrpcore.types import PSInvocationState as ServerState
+
+    pool = psrpcore.ServerRunspacePool()
+    pipeline = psrpcore.ServerPipeline(pool, uuid.uuid4())
+    start_quietly(pipeline)
+    assert pipeline.state == ServerState.Running
+    assert pool.data_to_send() is None
+    with pytest.raises(psrpcore.InvalidPipelineState):
+        start_quietly(pipeline)
+
+
 def test_terminating_error_fails_the_pipeline(sim):
     with RunspacePool(psrp_wsman(sim)) as pool:
         ps = PowerShell(pool)
