@@ -26,7 +26,8 @@ Phases, all over the one client (one session, one runspace pool):
    simply stay queued); a write found applied is adopted, one found not applied (and the VM
    idle) is retried once with ``collect`` and reported failed with ``fail_fast``.
 5. **Merge wait** (removals): one ``Get-VM`` listing per poll for all merging VMs, polled at
-   half the predicted time left (``merge_poll_delay``).
+   half the predicted time left (``merge_poll_delay``), predicted from the time since the first
+   removal was sent: the host merges from then on, while the rest of the window is still sent.
 
 Nothing here exits the module; the module turns ``Entry`` objects into per-VM results.
 """
@@ -231,6 +232,8 @@ class BatchRunner(object):
         self.entries = []
         self.view = None
         self.stopped_by = None
+        #: when the first write was sent: the host starts merging from then on, not from the merge wait
+        self.writes_started = None
         #: what the batch is doing, for the message when the session itself fails
         self.phase = "read the VMs and their checkpoints"
 
@@ -566,6 +569,7 @@ class BatchRunner(object):
             if first is not None:
                 self._skip(todo, first)
                 return
+        self.writes_started = lc.monotonic()
         queue = todo
         while queue:
             queue = self._write_round(queue)
@@ -772,6 +776,7 @@ class BatchRunner(object):
             return
         self.phase = "wait for the disk merges after removing checkpoint %s" % lc.quote(self.name)
         start = lc.monotonic()
+        merges_started = start if self.writes_started is None else self.writes_started
         deadline = start + max(0.0, float(self.params["merge_timeout"]))
         pending = dict((e.vm_id, e) for e in merging)
         while pending:
@@ -786,7 +791,8 @@ class BatchRunner(object):
             if now >= deadline:
                 break
             lc.sleep(min(max(0.0, deadline - now),
-                         merge_poll_delay(self.params["poll_interval"], now - start, len(merging), len(pending))))
+                         merge_poll_delay(self.params["poll_interval"], now - merges_started, len(merging),
+                                          len(pending))))
         for entry in pending.values():
             self.fail(entry, lc.OperationTimeoutError(
                 "The disk merge of VM %s (%s) was still running after %ss" % (
@@ -849,6 +855,10 @@ class BatchRunner(object):
 # ---------------------------------------------------------------------------------------------- pure helpers
 def merge_poll_delay(poll_interval, elapsed, total, pending):
     """Seconds until the next merge poll of a batch: half the predicted time left, at least ``poll_interval``.
+
+    ``elapsed`` counts from the first removal sent, not from the start of the wait: on a host with
+    50 removals the first merges run for seconds before the last removal is sent, and counting
+    from the wait made the first polls of a long merge come every ``poll_interval``.
 
     The host merges at a steady rate while it has more merges than slots, so the merges done so
     far predict when the rest end. Sleeping half of that prediction each time needs only a few

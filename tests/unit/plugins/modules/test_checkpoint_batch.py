@@ -389,6 +389,43 @@ def test_after_state_is_read_only_for_the_diff(lab, diff, extra_reads):
         assert all(c["id"] != "(new)" for c in after["checkpoints"])
 
 
+def test_merge_polls_are_predicted_from_the_first_removal(lab):
+    """The host merges from the first removal on: the prediction counts that time, the reported wait does not."""
+    for vm_id in (WEB01, APP01, LNX01, DEEP01):
+        lab.checkpoint("HV01", vm_id, "m")
+        lab.simulate_writes(vm_id, 64 * 1024 * 1024)
+    lab.switches["merge_hold"] = True
+    clock = [1000.0]
+    elapsed_seen, slept = [], []
+    real_write_round = batch.BatchRunner._write_round
+    real_delay = batch.merge_poll_delay
+
+    def write_round(runner, entries):
+        queue = real_write_round(runner, entries)
+        clock[0] += 8.0  # sending the window took 8 s while the first merges already ran
+        return queue
+
+    def delay(interval, elapsed, total, pending):
+        elapsed_seen.append(elapsed)
+        return real_delay(interval, elapsed, total, pending)
+
+    def sleep(seconds):
+        clock[0] += seconds
+        slept.append(seconds)
+        if len(elapsed_seen) == 2:
+            lab.release_merges()
+
+    with mock.patch.object(batch.lc, "monotonic", lambda: clock[0]), mock.patch.object(batch.lc, "sleep", sleep), \
+            mock.patch.object(batch.BatchRunner, "_write_round", write_round), \
+            mock.patch.object(batch, "merge_poll_delay", delay):
+        r = run("checkpoint", {"vm_names": HV01_OK, "name": "m", "state": "absent", "poll_interval": 0.5}, lab)
+    assert not r.failed, r.get("msg")
+    assert elapsed_seen[0] == pytest.approx(8.0)  # the first poll, at once: 8 s since the first removal
+    assert elapsed_seen[1] > 8.0
+    # merge_seconds counts the wait only: the sleeps between the polls, not the 8 s of the window
+    assert [e["merge_seconds"] for e in r["results"]] == [pytest.approx(sum(slept))] * len(HV01_OK)
+
+
 @pytest.mark.parametrize("interval,elapsed,total,pending,expected", [
     (2.0, 0.0, 10, 10, 2.0),     # nothing known yet: the poll interval
     (2.0, 5.0, 10, 10, 2.0),     # no merge finished yet
