@@ -6,13 +6,16 @@ import threading
 import time
 import uuid
 
+import psrpcore
 import pytest
+from psrpcore.types import PSInvocationState as ServerState
 from pypsrp.complex_objects import GenericComplexObject
 from pypsrp.powershell import PowerShell, PSInvocationState, RunspacePool
 from pypsrp.serializer import Serializer
 
 from protocol_clients import psrp_wsman
 from hvsim.engine.types import Deserialized
+from hvsim.server.psrp import start_quietly
 
 pytestmark = [pytest.mark.simulator, pytest.mark.psrp]
 
@@ -127,10 +130,6 @@ def test_a_pipeline_that_finishes_within_the_operation_timeout_costs_one_receive
 
 
 def test_start_quietly_queues_no_message():
-    from hvsim.server.psrp import start_quietly
-    import psrpcore
-    from psrpcore.types import PSInvocationState as ServerState
-
     pool = psrpcore.ServerRunspacePool()
     pipeline = psrpcore.ServerPipeline(pool, uuid.uuid4())
     start_quietly(pipeline)
