@@ -180,7 +180,7 @@ notes:
     with the same preflight rules as a single VM; free space is reserved per volume across the batch. The writes
     run through a sliding window of at most O(parallel) pipelines, and with O(wait_for_merge=true) all merges
     are polled together with one C(Get-VM) listing per poll, at half the predicted time left (never more often
-    than O(poll_interval))."
+    than O(poll_interval)), predicted from the time since the first removal was sent."
   - Batch mode and dropped connections or WinRM quota faults during the writes. Nothing is re-sent blindly. The
     module reconnects and re-reads every checkpoint of the host. A create or removal found applied is adopted
     (with a warning); one found not applied while the VM is idle is sent once more with O(batch_failure=collect),
