@@ -11,6 +11,8 @@ Sources (read once, cached by ``get_catalogue()``):
 * ``catalogue_files.json`` next to this file: the file cmdlets ``checkpoint_export`` uses for its
   manifest (Get-ChildItem, New-Item, Remove-Item, Set-Content, Get-FileHash, Import-Csv), from
   their Windows PowerShell 5.1 reference pages.
+* ``catalogue_select.json`` next to this file: ``Select-Object -Property``, the projection the
+  collection puts after its host-wide reads.
 
 Common parameters come from ``common_parameters_definition`` (about_CommonParameters, 5.1);
 ``ProgressAction`` is left out because Hyper-V hosts run Windows PowerShell 5.1 (notes §A.2).
@@ -305,11 +307,13 @@ class Catalogue:
 
 # --- loading ---------------------------------------------------------------------------------
 
-# Cmdlets outside the Hyper-V catalogue that the collection sends: CIM (guest role) and the
-# file cmdlets checkpoint_export uses for its manifest. Each file cites its Microsoft pages.
+# Cmdlets outside the Hyper-V catalogue that the collection sends: CIM (guest role), the
+# file cmdlets checkpoint_export uses for its manifest, and Select-Object (projections).
+# Each file cites its Microsoft pages.
 EXTRA_PATHS = (
     pathlib.Path(__file__).with_name("catalogue_extra.json"),
     pathlib.Path(__file__).with_name("catalogue_files.json"),
+    pathlib.Path(__file__).with_name("catalogue_select.json"),
 )
 
 

@@ -51,12 +51,15 @@ class HvObject:
     """An output object: its .NET type name (without ``Deserialized.``) and ordered properties.
 
     ``to_string`` is what ``ToString()`` gives when the object is nested beyond depth 1.
+    ``custom`` marks a PSCustomObject (``Select-Object`` output): its properties are note
+    properties, which PowerShell serializes in ``<MS>`` instead of the adapted ``<Props>``.
     """
 
     type_name: str
     properties: t.Dict[str, t.Any]
     to_string: str = ""
     extra_type_names: t.Tuple[str, ...] = ()
+    custom: bool = False
 
 
 @dataclasses.dataclass

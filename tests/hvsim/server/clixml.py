@@ -119,10 +119,11 @@ class _Writer:
         self.out.append('<Obj RefId="%d">' % self._ref())
         self._type_names(type_names)
         if obj.properties:
-            self.out.append("<Props>")
+            container = "MS" if obj.custom else "Props"  # note properties / adapted properties
+            self.out.append("<%s>" % container)
             for name, value in obj.properties.items():
                 self.value(value, _name_attr(name))
-            self.out.append("</Props>")
+            self.out.append("</%s>" % container)
         if obj.to_string:
             self.out.append("<ToString>%s</ToString>" % _cdata(obj.to_string))
         self.out.append("</Obj>")

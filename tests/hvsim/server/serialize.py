@@ -107,8 +107,10 @@ def ps_object(obj: HvObject) -> T.PSObject:
     ps.PSObject.type_names = type_names
     if obj.to_string:
         ps.PSObject.to_string = obj.to_string
+    # a PSCustomObject (Select-Object output) has note properties, which PowerShell writes in <MS>
+    members = ps.PSObject.extended_properties if obj.custom else ps.PSObject.adapted_properties
     for name, value in obj.properties.items():
-        ps.PSObject.adapted_properties.append(T.PSNoteProperty(name, ps_value(value, 2)))
+        members.append(T.PSNoteProperty(name, ps_value(value, 2)))
     return ps
 
 

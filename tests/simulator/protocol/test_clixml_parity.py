@@ -58,7 +58,21 @@ def lab_objects(lab: t.Any) -> t.List[HvObject]:
         paths = [d.properties["Path"] for d in run("Get-VMHardDiskDrive", [("VMName", "*")]) if d.properties.get("Path")]
         if paths:
             out += run("Get-VHD", [("Path", paths)])
+        for reads, names in PROJECTIONS:
+            calls = [CommandCall(c, []) for c in reads] + [CommandCall("Select-Object", [("Property", names)])]
+            result = engine.run_pipeline(calls, CallContext(host, "hvadmin", "psrp"))
+            out += [o for o in result.output if isinstance(o, HvObject)]
     return out
+
+
+# Select-Object output (PSCustomObjects, note properties in <MS>) of each value kind the objects hold
+PROJECTIONS: t.List[t.Tuple[t.List[str], t.List[str]]] = [
+    (["Get-VM"], ["Id", "Name", "State", "OperationalStatus", "MemoryStartup", "Uptime", "Notes",
+                  "FibreChannelHostBusAdapters", "IsClustered", "NoSuchProperty"]),
+    (["Get-VM", "Get-VMSnapshot"], ["Id", "VMId", "CreationTime", "SnapshotType", "ParentSnapshotId", "Path"]),
+    (["Get-VM", "Get-VMIntegrationService"], ["Name", "Id", "Enabled", "PrimaryStatusDescription",
+                                              "OperationalStatus"]),
+]
 
 
 @pytest.fixture(scope="module")
@@ -82,6 +96,7 @@ def test_every_lab_object_is_written_as_psrpcore_writes_it(objects):
                      "Microsoft.HyperV.PowerShell.HardDiskDrive", "Microsoft.HyperV.PowerShell.VMHost"):
         assert expected in types
     assert any("MergingDisks" in clixml.object_clixml(o).decode() for o in objects), "a VM with a merge in flight"
+    assert any(o.custom for o in objects), "Select-Object output"
     mismatched = [o.type_name for o in objects if clixml.object_clixml(o) != psrpcore_bytes(o)]
     assert not mismatched, mismatched[:5]
 
