@@ -46,11 +46,15 @@ from ansible_collections.hyperv.checkpoints.plugins.module_utils._client import 
     GET_VHD,
     GET_VM,
     HyperVClient,
+    is_projected,
     match_exact,
     normalize_guid,
+    projected,
+    projection_refused,
     raise_for_result,
     removal_outcome,
     roles_from_kvp_result,
+    unprojected,
     volume_for_path,
 )
 from ansible_collections.hyperv.checkpoints.plugins.module_utils._errors import (
@@ -62,12 +66,17 @@ from ansible_collections.hyperv.checkpoints.plugins.module_utils._errors import 
     QuotaError,
 )
 from ansible_collections.hyperv.checkpoints.plugins.module_utils._models import (
+    CHECKPOINT_PROPERTIES,
+    INTEGRATION_SERVICE_PROPERTIES,
     VM,
+    VM_PROPERTIES,
+    VM_STATUS_PROPERTIES,
     Checkpoint,
     Disk,
     GuestRole,
     IntegrationService,
     VhdChainLink,
+    VMStatus,
     Volume,
 )
 from ansible_collections.hyperv.checkpoints.plugins.module_utils._transport import STATE_FAILED, command
@@ -174,7 +183,7 @@ def clamp_parallel(value):
 
 
 def all_checkpoints_pipeline():
-    return [command(GET_VM), command(GET_SNAPSHOT)]
+    return projected([command(GET_VM), command(GET_SNAPSHOT)], CHECKPOINT_PROPERTIES)
 
 
 def all_disks_pipeline():
@@ -182,7 +191,7 @@ def all_disks_pipeline():
 
 
 def all_services_pipeline():
-    return [command(GET_VM), command(GET_IC)]
+    return projected([command(GET_VM), command(GET_IC)], INTEGRATION_SERVICE_PROPERTIES)
 
 
 def all_checkpoint_disks_pipeline():
@@ -193,8 +202,7 @@ def vhds_pipeline(paths):
     return [command(GET_VHD, ("Path", list(paths)))]
 
 
-def run_reads(client, pipelines, sleep):
-    """client.run for read pipelines, retried with back-off after a quota fault (reads only)."""
+def _run_with_quota_retry(client, pipelines, sleep):
     delays = list(READ_RETRY_DELAYS)
     while True:
         try:
@@ -205,10 +213,46 @@ def run_reads(client, pipelines, sleep):
             sleep(delays.pop(0))
 
 
+def run_reads(client, pipelines, sleep):
+    """client.run for read pipelines, retried with back-off after a quota fault (reads only).
+
+    A projected read (``... | Select-Object``) that the endpoint refuses for want of Select-Object
+    (a JEA session that does not expose it) is read again as full objects, and so is every later
+    read of the session (``client.projections``). Reads change nothing, so running one again is safe.
+    """
+    if not client.projections:
+        pipelines = [unprojected(p) for p in pipelines]
+    results = list(_run_with_quota_retry(client, pipelines, sleep))
+    refused = [i for i, (p, r) in enumerate(zip(pipelines, results)) if is_projected(p) and projection_refused(r)]
+    if refused:
+        client.projections = False
+        again = _run_with_quota_retry(client, [unprojected(pipelines[i]) for i in refused], sleep)
+        for i, result in zip(refused, again):
+            results[i] = result
+    return results
+
+
+def list_vms_pipeline():
+    """Every VM of the host, with the properties ``VM`` reads."""
+    return projected([command(GET_VM)], VM_PROPERTIES)
+
+
+def vm_statuses_pipeline():
+    """Every VM's Id, Name and OperationalStatus: a merge poll."""
+    return projected([command(GET_VM)], VM_STATUS_PROPERTIES)
+
+
 def list_vms(client, sleep):
-    """Every VM of the host in one pipeline (a merge poll), read with ``run_reads``."""
-    res = run_reads(client, [HyperVClient.list_vms_pipeline()], sleep)[0]
+    """Every VM of the host in one pipeline, read with ``run_reads``."""
+    res = run_reads(client, [list_vms_pipeline()], sleep)[0]
     return [VM.from_plain(o) for o in raise_for_result(res, "listing VMs")]
+
+
+def vm_statuses(client, sleep):
+    """{VM Id: VMStatus} of every VM of the host (a merge poll), read with ``run_reads``."""
+    res = run_reads(client, [vm_statuses_pipeline()], sleep)[0]
+    statuses = (VMStatus.from_plain(o) for o in raise_for_result(res, "listing VMs"))
+    return dict((status.id, status) for status in statuses)
 
 
 def _failed(result):
@@ -255,7 +299,8 @@ class BatchRunner(object):
         """One round of concurrent reads; returns a HostView."""
         view = HostView()
         names = ["vms", "cps"]
-        pipes = [HyperVClient.list_vms_pipeline(), all_checkpoints_pipeline()]
+        # the raw VM objects also feed the device checks (lc.RAW_VM_PROPERTIES)
+        pipes = [projected([command(GET_VM)], VM_PROPERTIES + lc.RAW_VM_PROPERTIES), all_checkpoints_pipeline()]
         if details:
             names.append("volumes")
             pipes.append(HyperVClient.list_volumes_pipeline())
@@ -780,7 +825,7 @@ class BatchRunner(object):
         deadline = start + max(0.0, float(self.params["merge_timeout"]))
         pending = dict((e.vm_id, e) for e in merging)
         while pending:
-            listing = dict((vm.id, vm) for vm in self._list_vms())
+            listing = vm_statuses(self.client, lc.sleep)
             now = lc.monotonic()
             for vm_id in list(pending):
                 vm = listing.get(vm_id)

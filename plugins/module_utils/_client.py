@@ -71,12 +71,15 @@ GET_VHD = "Hyper-V\\Get-VHD"
 GET_IC = "Hyper-V\\Get-VMIntegrationService"
 GET_VOLUME = "Storage\\Get-Volume"
 GET_CIM = "CimCmdlets\\Get-CimInstance"
+# Not module-qualified: a JEA RestrictedRemoteServer session has Select-Object only as a proxy
+# function, outside its module (New-PSSessionConfigurationFile -SessionType).
+SELECT_OBJECT = "Select-Object"
 
 CLIENT_CMDLETS = frozenset(
     [
         GET_VM, SET_VM, START_VM, STOP_VM, SAVE_VM, EXPORT_VM, CHECKPOINT_VM, GET_SNAPSHOT,
         RESTORE_SNAPSHOT, REMOVE_SNAPSHOT, RENAME_SNAPSHOT, EXPORT_SNAPSHOT, GET_HDD, GET_VHD,
-        GET_IC, GET_VOLUME, GET_CIM,
+        GET_IC, GET_VOLUME, GET_CIM, SELECT_OBJECT,
     ]
 )
 
@@ -151,6 +154,34 @@ def removal_outcome(result, missing_ok=True):
         return False
     raise_for_result(result, "removing checkpoint")
     return True
+
+
+def projected(pipeline, properties):
+    """``pipeline | Select-Object -Property <properties>``: only the properties the reader uses come back.
+
+    A host-wide ``Get-VM`` carries about 56 properties per VM, of which the models read 28
+    (``_models.VM_PROPERTIES``); serializing and reading the rest was most of a merge poll's cost
+    on both ends (docs/performance.md).
+    """
+    return list(pipeline) + [command(SELECT_OBJECT, ("Property", list(properties)))]
+
+
+def unprojected(pipeline):
+    """``pipeline`` without its trailing ``Select-Object`` (full objects)."""
+    return list(pipeline[:-1]) if is_projected(pipeline) else list(pipeline)
+
+
+def is_projected(pipeline):
+    return bool(pipeline) and pipeline[-1]["cmdlet"] == SELECT_OBJECT
+
+
+def projection_refused(result):
+    """True when the endpoint has no Select-Object (a JEA session that does not expose it)."""
+    for error in result.get("errors") or []:
+        if (error.get("fqid") or "").split(",", 1)[0] == "CommandNotFoundException" \
+                and SELECT_OBJECT in (error.get("message") or ""):
+            return True
+    return False
 
 
 def match_exact(objects, name, kind, scope, id_option):
@@ -229,6 +260,8 @@ class HyperVClient(object):
     def __init__(self, transport, parallel=1, sleep=time.sleep, clock=time.monotonic):
         self.transport = transport
         self.parallel = max(1, int(parallel or 1))
+        #: False once the endpoint refused Select-Object: reads then ask for full objects
+        self.projections = True
         self._sleep = sleep
         self._clock = clock
 

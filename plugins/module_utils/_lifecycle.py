@@ -247,6 +247,10 @@ def wait_for_merge(client, vm_id, timeout, interval=2.0):
 
 
 # ---------------------------------------------------------------------------------------------- preflight
+#: The raw Get-VM properties ``unsupported_devices`` reads besides the ``VM`` model's
+RAW_VM_PROPERTIES = ("FibreChannelHostBusAdapters",)
+
+
 def unsupported_devices(raw_vm, raw_disks):
     """Reasons the VM cannot be checkpointed: pass-through disks, shared VHDX, virtual Fibre Channel.
 

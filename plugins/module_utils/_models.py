@@ -122,6 +122,45 @@ def _list(value):
     return [_s(value)]
 
 
+class _KeyRecorder(dict):
+    """An empty object that notes every property name read from it, in order."""
+
+    def __init__(self):
+        super(_KeyRecorder, self).__init__()
+        self.names = []
+
+    def _note(self, name):
+        if name not in self.names:
+            self.names.append(name)
+
+    def __contains__(self, name):
+        self._note(name)
+        return False
+
+    def __getitem__(self, name):
+        self._note(name)
+        raise KeyError(name)
+
+    def get(self, name, default=None):
+        self._note(name)
+        return default
+
+
+def properties_read(from_plain):
+    """The property names ``from_plain`` reads, aliases included: a ``Select-Object`` projection that loses nothing.
+
+    Recorded from the constructor itself, so the projection cannot drift from what it reads
+    (a name a host lacks comes back ``$null`` from ``Select-Object``, as if absent).
+    """
+    recorder = _KeyRecorder()
+    from_plain(recorder)
+    return tuple(recorder.names)
+
+
+def _merging(operational_status):
+    return "MergingDisks" in operational_status
+
+
 def _prop(obj, *names):
     """First present property among ``names`` (ETS aliases differ between builds)."""
     for name in names:
@@ -193,10 +232,31 @@ class VM:
 
     @property
     def merging(self):
-        return "MergingDisks" in self.operational_status
+        return _merging(self.operational_status)
 
     def as_dict(self):
         return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class VMStatus:
+    """What a merge poll reads of a VM: its identity and OperationalStatus (a narrow ``Get-VM`` projection)."""
+
+    id: str
+    name: str
+    operational_status: t.Tuple[str, ...] = ()
+
+    @classmethod
+    def from_plain(cls, obj):
+        return cls(
+            id=_guid(_prop(obj, "Id", "VMId")) or "",
+            name=_s(_prop(obj, "Name", "VMName")) or "",
+            operational_status=tuple(_list(obj.get("OperationalStatus"))),
+        )
+
+    @property
+    def merging(self):
+        return _merging(self.operational_status)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -460,3 +520,10 @@ def parse_kvp_items(items):
         if name is not None:
             result[name] = data
     return result
+
+
+# The properties each constructor reads: the Select-Object projections of the host-wide reads
+VM_PROPERTIES = properties_read(VM.from_plain)
+VM_STATUS_PROPERTIES = properties_read(VMStatus.from_plain)
+CHECKPOINT_PROPERTIES = properties_read(Checkpoint.from_plain)
+INTEGRATION_SERVICE_PROPERTIES = properties_read(IntegrationService.from_plain)

@@ -24,7 +24,7 @@ __metaclass__ = type
 
 import time
 
-from ansible_collections.hyperv.checkpoints.plugins.module_utils._batch import list_vms, run_reads
+from ansible_collections.hyperv.checkpoints.plugins.module_utils._batch import run_reads, vm_statuses
 from ansible_collections.hyperv.checkpoints.plugins.module_utils._client import (
     HyperVClient,
     raise_for_result,
@@ -155,7 +155,7 @@ class PruneRun(object):
                 lane.merge_started = now  # a merge already running: wait for it before the first removal
 
     def _poll_merges(self):
-        listing = dict((vm.id, vm) for vm in list_vms(self.session.client, self._sleep))
+        listing = vm_statuses(self.session.client, self._sleep)
         now = self._clock()
         for lane in self.lanes:
             if not lane.merging:

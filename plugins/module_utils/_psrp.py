@@ -224,11 +224,17 @@ def proxies_resolved_once(wsman):
     return True
 
 
+# The one "Selected." type pypsrp reads as its own class (Measure-Object output); every other
+# Select-Object output (Selected.<type>, PSCustomObject, System.Object) is a GenericComplexObject
+_PYPSRP_SELECTED_TYPES = ("Selected.Microsoft.PowerShell.Commands.GenericMeasureInfo",)
+
+
 def _generic_types(types):
     """True when pypsrp would read an object with these type names as a GenericComplexObject.
 
-    pypsrp takes the first type name it knows: for every Hyper-V object and enum that is
-    ``System.Object`` (or ``PSObject``) at the end of the chain. Lists, dictionaries, pypsrp's
+    pypsrp takes the first type name it knows: for every Hyper-V object and enum, and for
+    Select-Object's output (``Selected.<type>``, ``PSCustomObject``), that is ``System.Object``
+    (or ``PSObject``) at the end of the chain. Lists, dictionaries, pypsrp's
     known PowerShell types (ErrorRecord, PSCredential, ...) and chains without a known root
     (pypsrp returns those as raw XML) are left to pypsrp.
     """
@@ -237,9 +243,9 @@ def _generic_types(types):
             name = name[len("Deserialized."):]
         if name in ("System.Object", "System.Management.Automation.PSObject"):
             return True
-        if name in ("System.Enum", "System.ValueType"):
+        if name in ("System.Enum", "System.ValueType", "System.Management.Automation.PSCustomObject"):
             continue
-        if name.startswith(("System.", "Selected.")) or name.endswith("[]"):
+        if name in _PYPSRP_SELECTED_TYPES or name.startswith("System.") or name.endswith("[]"):
             return False
     return False
 

@@ -39,11 +39,14 @@ from ansible_collections.hyperv.checkpoints.plugins.module_utils._errors import 
 
 # A module-qualified cmdlet name: "Hyper-V\Get-VM", "CimCmdlets\Get-CimInstance".
 CMDLET_RE = re.compile(r"\A[A-Za-z][A-Za-z0-9.\-]*\\[A-Z][A-Za-z]+-[A-Z][A-Za-z0-9]+\Z")
+# The one cmdlet sent without its module: a JEA session has Select-Object only as a proxy function
+# outside its module (_client.SELECT_OBJECT)
+UNQUALIFIED_CMDLETS = frozenset(["Select-Object"])
 # A parameter name: letters and digits only (no dash, no colon, no spaces).
 PARAMETER_RE = re.compile(r"\A[A-Za-z][A-Za-z0-9]*\Z")
 
 # Verbs whose cmdlets only read. Anything else in a pipeline makes it a write pipeline.
-READ_VERBS = frozenset(["Get", "Measure", "Test"])
+READ_VERBS = frozenset(["Get", "Measure", "Select", "Test"])  # Select: the Select-Object projections
 
 # Parameters that take wildcards on the Hyper-V cmdlets (hyperv-behaviour.md section 6).
 # The client never fills them; tests assert it.
@@ -85,7 +88,8 @@ def validate_pipeline(pipeline):
     for cmd in pipeline:
         if not isinstance(cmd, dict) or set(cmd) != {"cmdlet", "parameters"}:
             raise ConfigurationError("internal error: a command must have exactly 'cmdlet' and 'parameters'")
-        if not isinstance(cmd["cmdlet"], str) or not CMDLET_RE.match(cmd["cmdlet"]):
+        if not isinstance(cmd["cmdlet"], str) or not (CMDLET_RE.match(cmd["cmdlet"])
+                                                      or cmd["cmdlet"] in UNQUALIFIED_CMDLETS):
             raise ConfigurationError("internal error: invalid cmdlet name %r" % (cmd["cmdlet"],))
         for pair in cmd["parameters"]:
             if not isinstance(pair, (list, tuple)) or len(pair) != 2:

@@ -40,7 +40,7 @@ import hashlib
 import json
 import re
 
-# Every cmdlet the collection may send (module-qualified): _client.CLIENT_CMDLETS plus the
+# Every cmdlet the collection may send (module-qualified but for Select-Object): _client.CLIENT_CMDLETS plus the
 # file cmdlets of _export (unit tests check both). Keep this list sorted.
 ALLOWED_CMDLETS = (
     "CimCmdlets\\Get-CimInstance",
@@ -66,11 +66,13 @@ ALLOWED_CMDLETS = (
     "Microsoft.PowerShell.Management\\Set-Content",
     "Microsoft.PowerShell.Utility\\Get-FileHash",
     "Microsoft.PowerShell.Utility\\Import-Csv",
+    # unqualified, as _client.SELECT_OBJECT sends it (the projection of the host-wide reads)
+    "Select-Object",
     "Storage\\Get-Volume",
 )
 
 for _name in ALLOWED_CMDLETS:  # the names are pasted into the runner as single-quoted literals
-    if not re.match(r"\A[A-Za-z][A-Za-z0-9.\-]*\\[A-Za-z]+-[A-Za-z0-9]+\Z", _name):
+    if not re.match(r"\A(?:[A-Za-z][A-Za-z0-9.\-]*\\)?[A-Za-z]+-[A-Za-z0-9]+\Z", _name):
         raise ValueError("invalid allow-list entry %r" % _name)
 
 _ALLOW_LIST_PS = "\n".join("    '%s'" % name for name in ALLOWED_CMDLETS)

@@ -28,6 +28,7 @@ class Host(object):
     """Answers the pipelines PruneRun sends; a merge lasts ``merge_polls`` host-wide listings."""
 
     host = "hv01"
+    projections = True  # HyperVClient's: reads may end in Select-Object
 
     def __init__(self, checkpoints_per_vm, merge_polls=2, busy=None, merging=()):
         self.checkpoints = dict((VM_IDS[v], [cp_id(v, n) for n in range(checkpoints_per_vm[v])])

@@ -228,8 +228,12 @@ def test_fast_serializer_lists_and_refs_match_pypsrp(props):
     assert "A" in fast  # read as an object, not left as raw XML
 
 
-def _hvsim_outputs():
-    """CLIXML of every object a module reads, as hvsim's PSRP server serializes it (psrpcore)."""
+def _hvsim_run(pipeline):
+    """The CLIXML of each output object of ``pipeline`` (client commands) on the demo lab's HV01.
+
+    As hvsim's PSRP server serializes it with psrpcore (hvsim's own writer is byte-equal, a
+    simulator test checks that).
+    """
     from psrpcore.types import serialize
     import xml.etree.ElementTree as ET
 
@@ -238,24 +242,37 @@ def _hvsim_outputs():
     from hvsim.lab import load_lab
     from hvsim.server import serialize as hv_serialize
 
-    lab = load_lab("demo")
-    engine = Engine(lab)
+    engine = Engine(load_lab("demo"))
     ctx = CallContext(host="HV01", user="hvsim\\tester", transport="psrp")
+    calls = [CommandCall(c["cmdlet"], [tuple(p) for p in c["parameters"]]) for c in pipeline]
+    result = engine.run_pipeline(calls, ctx)
+    assert not result.errors, result.errors
+    return [ET.tostring(serialize(hv_serialize.ps_object(obj), None), encoding="unicode") for obj in result.output]
+
+
+def _cmd(*cmdlets):
+    return [{"cmdlet": c, "parameters": []} for c in cmdlets]
+
+
+def _hvsim_outputs():
+    """CLIXML of every object a module reads, full and projected (Select-Object)."""
+    from ansible_collections.hyperv.checkpoints.plugins.module_utils import _batch
+
     pipelines = [
-        [("Hyper-V\\Get-VM", [])],
-        [("Hyper-V\\Get-VM", []), ("Hyper-V\\Get-VMSnapshot", [])],
-        [("Hyper-V\\Get-VM", []), ("Hyper-V\\Get-VMHardDiskDrive", [])],
-        [("Hyper-V\\Get-VM", []), ("Hyper-V\\Get-VMIntegrationService", [])],
-        [("Hyper-V\\Get-VM", []), ("Hyper-V\\Get-VMSnapshot", []), ("Hyper-V\\Get-VMHardDiskDrive", [])],
-        [("Storage\\Get-Volume", [])],
+        _cmd("Hyper-V\\Get-VM"),
+        _cmd("Hyper-V\\Get-VM", "Hyper-V\\Get-VMSnapshot"),
+        _cmd("Hyper-V\\Get-VM", "Hyper-V\\Get-VMHardDiskDrive"),
+        _cmd("Hyper-V\\Get-VM", "Hyper-V\\Get-VMIntegrationService"),
+        _cmd("Hyper-V\\Get-VM", "Hyper-V\\Get-VMSnapshot", "Hyper-V\\Get-VMHardDiskDrive"),
+        _cmd("Storage\\Get-Volume"),
+        _batch.list_vms_pipeline(),
+        _batch.vm_statuses_pipeline(),
+        _batch.all_checkpoints_pipeline(),
+        _batch.all_services_pipeline(),
     ]
     out = []
     for pipeline in pipelines:
-        result = engine.run_pipeline([CommandCall(c, p) for c, p in pipeline], ctx)
-        assert not result.errors, result.errors
-        for obj in result.output:
-            element = serialize(hv_serialize.ps_object(obj), None)
-            out.append(ET.tostring(element, encoding="unicode"))
+        out += _hvsim_run(pipeline)
     return out
 
 
@@ -265,6 +282,40 @@ def test_fast_serializer_matches_pypsrp_on_every_hvsim_object():
     for xml in outputs:
         slow, fast = _both(xml)
         assert fast == slow, xml[:300]
+    assert any("Selected.Microsoft.HyperV.PowerShell.VirtualMachine</T>" in x for x in outputs)
+
+
+@pytest.mark.parametrize("types, fast", [
+    (["Deserialized.Selected.Microsoft.HyperV.PowerShell.VirtualMachine",
+      "Deserialized.System.Management.Automation.PSCustomObject", "Deserialized.System.Object"], True),
+    (["Selected.Microsoft.HyperV.PowerShell.VirtualMachine", "System.Management.Automation.PSCustomObject",
+      "System.Object"], True),
+    (["Selected.Microsoft.PowerShell.Commands.GenericMeasureInfo", "System.Management.Automation.PSCustomObject",
+      "System.Object"], False),  # pypsrp's own CommandMetadataCount
+    (["Deserialized.System.Management.Automation.PSCustomObject", "Deserialized.System.Object"], True),
+])
+def test_select_object_output_takes_the_fast_path_where_pypsrp_reads_a_generic_object(types, fast):
+    assert _psrp._generic_types(types) is fast
+
+
+@pytest.mark.parametrize("reads, model, properties", [
+    (["Hyper-V\\Get-VM"], "VM", "VM_PROPERTIES"),
+    (["Hyper-V\\Get-VM"], "VMStatus", "VM_STATUS_PROPERTIES"),
+    (["Hyper-V\\Get-VM", "Hyper-V\\Get-VMSnapshot"], "Checkpoint", "CHECKPOINT_PROPERTIES"),
+    (["Hyper-V\\Get-VM", "Hyper-V\\Get-VMIntegrationService"], "IntegrationService", "INTEGRATION_SERVICE_PROPERTIES"),
+])
+def test_a_projection_reads_into_the_same_model_as_the_full_objects(reads, model, properties):
+    """Through hvsim's Select-Object, psrpcore's CLIXML and the client's reader, nothing a model reads is lost."""
+    from ansible_collections.hyperv.checkpoints.plugins.module_utils import _client, _models
+
+    cls, names = getattr(_models, model), getattr(_models, properties)
+    full = [_psrp.to_plain(_psrp.FastSerializer().deserialize(x)) for x in _hvsim_run(_cmd(*reads))]
+    narrow = [_psrp.to_plain(_psrp.FastSerializer().deserialize(x))
+              for x in _hvsim_run(_client.projected(_cmd(*reads), names))]
+    assert len(full) == len(narrow) > 3
+    assert [cls.from_plain(o) for o in narrow] == [cls.from_plain(o) for o in full]
+    assert all(set(o) == set(names) for o in narrow)  # only the projected properties came back
+    assert all(len(o) > len(names) for o in full) or model == "IntegrationService"
 
 
 # ---------------------------------------------------------------------------------------------- PlainCommand

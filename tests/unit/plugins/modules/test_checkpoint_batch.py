@@ -35,6 +35,12 @@ def lab():
     return load_lab("demo")
 
 
+def is_vm_listing(pipeline):
+    """A host-wide Get-VM, full or projected."""
+    return pipeline[0] == {"cmdlet": "Hyper-V\\Get-VM", "parameters": []} and (
+        len(pipeline) == 1 or (len(pipeline) == 2 and pipeline[1]["cmdlet"] == "Select-Object"))
+
+
 def by_name(result):
     return dict((e["vm_name"], e) for e in result["results"])
 
@@ -369,8 +375,9 @@ def test_merges_are_polled_together(lab):
     after = pipelines[first_remove + 4:]
     per_vm_reads = [p for p in after if p[0]["cmdlet"] == "Hyper-V\\Get-VM" and p[0]["parameters"]]
     assert per_vm_reads == []
-    listings = [p for p in after if p == [{"cmdlet": "Hyper-V\\Get-VM", "parameters": []}]]
-    assert len(listings) == 3  # three polls; the after state is read back only for --diff
+    polls = [p for p in after if p == batch.vm_statuses_pipeline()]
+    assert len(polls) == 3  # three polls, each of Id, Name and OperationalStatus only
+    assert not [p for p in after if is_vm_listing(p) and p not in polls]  # the after state: only for --diff
     assert all(e["merge_seconds"] is not None for e in r["results"])
 
 
@@ -381,7 +388,7 @@ def test_after_state_is_read_only_for_the_diff(lab, diff, extra_reads):
     assert not r.failed, r.get("msg")
     pipelines = trs[0].pipelines_run
     last_write = max(i for i, p in enumerate(pipelines) if is_write_pipeline(p))
-    listings = [p for p in pipelines[last_write + 1:] if p == [{"cmdlet": "Hyper-V\\Get-VM", "parameters": []}]]
+    listings = [p for p in pipelines[last_write + 1:] if is_vm_listing(p)]
     assert len(listings) == extra_reads
     if diff:
         after = r["diff"][0]["after"]
@@ -558,3 +565,32 @@ def test_host_wide_listing_error_falls_back_to_per_vm_listings(lab):
               and p[-1]["cmdlet"] == "Hyper-V\\Get-VMSnapshot"]
     assert len(per_vm) >= 2
     assert count_named(lab, WEB01, "fb-list") == 1 and count_named(lab, DEEP01, "fb-list") == 1
+
+
+def test_an_endpoint_without_select_object_is_read_as_full_objects(lab):
+    """A JEA session that does not expose Select-Object: each read refused for it is read again in full."""
+    from hvsim.engine.catalogue import Catalogue
+
+    from ansible_collections.hyperv.checkpoints.plugins.module_utils._client import is_projected
+
+    real = Catalogue.resolve_command
+
+    def without_select_object(self, name):
+        return None if name.lower() == "select-object" else real(self, name)
+
+    runs = []
+    with mock.patch.object(Catalogue, "resolve_command", without_select_object):
+        for state in ("present", "absent"):
+            trs: t.List[EngineTransport] = []
+            r = run("checkpoint", {"vm_names": HV01_OK, "name": "jea", "state": state, "poll_interval": 0.01}, lab,
+                    transports=trs)
+            assert not r.failed, r.get("msg")
+            runs.append(trs[0].pipelines_run)
+    assert all(count_named(lab, vm_id, "jea") == 0 for vm_id in (WEB01, APP01, LNX01, DEEP01))
+    assert r["summary"]["changed"] == 4 and all(e["merge_seconds"] is not None for e in r["results"])
+    for pipelines in runs:
+        projected = [i for i, p in enumerate(pipelines) if is_projected(p)]
+        assert projected
+        # each refused projection is read again in full, and nothing after that asks for one
+        reread = [pipelines.index(pipelines[i][:-1], i) for i in projected]
+        assert max(projected) < min(reread)

@@ -6,6 +6,7 @@ import typing as t
 from unittest import mock
 
 from ansible_collections.hyperv.checkpoints.plugins.module_utils import _lifecycle as lc
+from ansible_collections.hyperv.checkpoints.plugins.module_utils import _models
 from ansible_collections.hyperv.checkpoints.plugins.module_utils._winrs_runner import ALLOWED_CMDLETS
 from support.modules import run_module
 
@@ -31,7 +32,10 @@ FAST = {"poll_interval": 0}
 # Parameters the modules may send; user text may only be the value of the ones marked as values.
 FIXED_PARAMETERS = {"Id", "Passthru", "Confirm", "IncludeAllChildSnapshots", "TurnOff", "Save", "Force",
                     "CheckpointType", "AutomaticCheckpointsEnabled", "SnapshotFileLocation", "AllowUnverifiedPaths",
-                    "Namespace", "ClassName", "SnapshotName", "NewName", "Path"}
+                    "Namespace", "ClassName", "SnapshotName", "NewName", "Path", "Property"}
+# Select-Object -Property takes only the property names the models read (never user text)
+PROJECTED_NAMES = set(_models.VM_PROPERTIES + _models.VM_STATUS_PROPERTIES + _models.CHECKPOINT_PROPERTIES
+                      + _models.INTEGRATION_SERVICE_PROPERTIES + lc.RAW_VM_PROPERTIES)
 
 
 def reset_warnings():
@@ -92,6 +96,8 @@ def assert_safe_pipelines(transports, user_values=()):
                 assert cmd["cmdlet"] in ALLOWED_CMDLETS, cmd
                 for name, value in cmd["parameters"]:
                     assert name in FIXED_PARAMETERS, (name, cmd)
+                    if name == "Property":
+                        assert cmd["cmdlet"] == "Select-Object" and set(value) <= PROJECTED_NAMES, cmd
                     assert name.lower() not in ("name", "vmname")
                     for text in user_values:
                         if value == text:
