@@ -20,6 +20,7 @@ __metaclass__ = type
 
 import base64
 import collections
+import re
 import time
 import traceback
 import uuid
@@ -44,6 +45,7 @@ try:
     from pypsrp.exceptions import WinRMError as PsrpWinRMError
     from pypsrp.exceptions import WinRMTransportError as PsrpTransportError
     from pypsrp.exceptions import WSManFaultError as PsrpFaultError
+    from pypsrp.messages import CreatePipeline
     from pypsrp.powershell import PowerShell, RunspacePool
     from pypsrp.serializer import ObjectMeta, Serializer
     from pypsrp.wsman import WSMan
@@ -55,6 +57,7 @@ except ImportError:  # pragma: no cover - exercised by the missing-library test
     GenericComplexObject = None
     Serializer = object
     Command = object
+    CreatePipeline = None
 
 
 class ClixmlDateTime(str):
@@ -138,6 +141,20 @@ class FastSerializer(Serializer):
                     return fast(element)
         return super(FastSerializer, self).deserialize(element, metadata=metadata, clear=clear)
 
+    def serialize(self, value, metadata=None, parent=None, clear=True):
+        if clear and metadata is None and parent is None and CreatePipeline is not None \
+                and isinstance(value, CreatePipeline):
+            text = self._pipeline_templates().render(value)
+            if text is not None:
+                return text  # pypsrp's Message.pack sends bytes as they are
+        return super(FastSerializer, self).serialize(value, metadata=metadata, parent=parent, clear=clear)
+
+    def _pipeline_templates(self):
+        templates = getattr(self, "_templates", None)
+        if templates is None:
+            templates = self._templates = PipelineTemplates(self)
+        return templates
+
     def _deserialize_dynamic_obj(self, element, metadata):
         obj = super(FastSerializer, self)._deserialize_dynamic_obj(element, metadata)
         # its direct properties went through deserialize() above, so DT and TS are typed already
@@ -184,6 +201,107 @@ class PlainCommand(Command):
 
     def __deepcopy__(self, memo):
         return self
+
+
+# A string slot of a template: private-use characters, which pypsrp's string escaping and
+# ElementTree leave as they are and which the rest of a CreatePipeline never contains
+_SLOT = u"\ue000%d\ue001"
+_SLOT_RE = re.compile(u"\ue000(\\d+)\ue001")
+_MERGES = ("merge_my_result", "merge_to_result", "merge_previous", "merge_error", "merge_warning",
+           "merge_verbose", "merge_debug", "merge_information")
+
+
+def _with_slots(value, strings):
+    """(shape, value with each string replaced by a slot); the strings are appended to ``strings``."""
+    if isinstance(value, str) and value:  # ElementTree writes an empty one as <S />: part of the shape
+        strings.append(value)
+        return str, _SLOT % (len(strings) - 1)
+    if isinstance(value, list):
+        parts = [_with_slots(v, strings) for v in value]
+        return (list, tuple(part[0] for part in parts)), [part[1] for part in parts]
+    return (type(value), value), value
+
+
+def _escape_text(text):
+    """ElementTree's escaping of element text."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+class PipelineTemplates(object):
+    """CreatePipeline messages written from one pypsrp rendering per pipeline shape.
+
+    pypsrp builds an ElementTree of about 70 elements for a two-command CreatePipeline and
+    writes it out, about 1.1 ms of CPU per pipeline, a tenth of a batched VM's. The text depends
+    on the string values of the parameters only where each is written as ``<S>`` text, so the
+    first message of a shape (the cmdlets, parameter names, types and list lengths, every other
+    value and setting) is rendered by pypsrp with a slot for each string, and each later one is
+    that text with its strings escaped in as pypsrp escapes them. Unit tests compare the bytes
+    with pypsrp's for every pipeline the client builds, cache hits and edge-case strings included.
+    Only pipelines of PlainCommands (build_powershell) are rendered; anything else returns None.
+    """
+
+    MAX_SHAPES = 64
+
+    def __init__(self, serializer):
+        self._serializer = serializer
+        self._templates = {}
+
+    def render(self, message):
+        key, strings, slotted = self._shape(message)
+        if key is None:
+            return None
+        template = self._templates.get(key)
+        if template is None:
+            template = self._templates[key] = self._template(message, slotted)
+            if len(self._templates) > self.MAX_SHAPES:
+                self._templates.clear()
+        parts, order = template
+        values = [_escape_text(self._serializer._serialize_string(strings[i])) for i in order]
+        out = [parts[0]]
+        for value, part in zip(values, parts[1:]):
+            out.append(value)
+            out.append(part)
+        return u"".join(out).encode("utf-8", "xmlcharrefreplace")
+
+    @staticmethod
+    def _shape(message):
+        """(key, strings, {CommandParameter: slotted value}), or (None, ...) when not ours to render."""
+        pipeline = message.pipeline
+        host = getattr(message.host_info, "host", None)
+        if pipeline is None or host is not None or getattr(pipeline, "_extra_cmds", None):
+            return None, None, None
+        strings = []
+        slotted = {}
+        commands = []
+        for cmd in pipeline.commands or ():
+            if not isinstance(cmd, PlainCommand):
+                return None, None, None
+            args = []
+            for arg in cmd.args:
+                shape, value = _with_slots(arg.value, strings)
+                slotted[id(arg)] = (arg, value)
+                args.append((arg.name, shape))
+            merges = tuple(getattr(getattr(cmd, m, None), "value", None) for m in _MERGES)
+            commands.append((cmd.cmd, cmd.protocol_version, cmd.is_script, cmd.use_local_scope,
+                             cmd.end_of_statement, merges, tuple(args)))
+        key = (message.no_input, getattr(message.apartment_state, "value", None),
+               getattr(message.remote_stream_options, "value", None), message.add_to_history, message.is_nested,
+               pipeline.is_nested, pipeline.history, pipeline.redirect_err_to_out, tuple(commands))
+        return key, strings, slotted
+
+    def _template(self, message, slotted):
+        """pypsrp's text of ``message`` with slots for its strings: (literal parts, string index per slot)."""
+        originals = [(pair[0], pair[0].value) for pair in slotted.values()]
+        try:
+            for arg, value in slotted.values():
+                arg.value = value
+            element = super(FastSerializer, self._serializer).serialize(message)
+        finally:
+            for arg, value in originals:
+                arg.value = value
+        text = ET.tostring(element, encoding="utf-8", method="xml").decode("utf-8")
+        pieces = _SLOT_RE.split(text)
+        return pieces[0::2], [int(i) for i in pieces[1::2]]
 
 
 def build_powershell(pool, pipeline):

@@ -380,3 +380,75 @@ def test_plain_commands_serialize_exactly_like_pypsrp_commands(index, monkeypatc
     expected = _create_pipeline_xml(reference, monkeypatch)
     assert _create_pipeline_xml(ours, monkeypatch) == expected
     assert pipeline[-1]["cmdlet"].split("\\")[-1] in expected
+
+
+# ---------------------------------------------------------------------------------------------- PipelineTemplates
+def _create_pipeline(pipeline, monkeypatch):
+    from pypsrp.powershell import PowerShell
+
+    sent = []
+    monkeypatch.setattr(PowerShell, "_invoke", lambda self, msg: sent.append(msg))
+    _psrp.build_powershell(_Pool(), pipeline).begin_invoke()
+    return sent[0]
+
+
+def _pypsrp_bytes(message):
+    import xml.etree.ElementTree as ET
+
+    return ET.tostring(Serializer().serialize(message), encoding="utf-8", method="xml")
+
+
+EDGE_STRINGS = ["", "plain", "<&>\"'", "_x0041_ and _X0041_", "tab\tnew\nline\rcr", "\x01\x1f\x7f\x85",
+                "caf\u00e9 \u4e2d", "smile \U0001F600", "lone \ud800 surrogate", "\ue000 0\ue001 slot-like",
+                "pre-patch 2026-11-26"]
+
+
+@pytest.mark.parametrize("index", range(len(_pipelines())))
+def test_a_create_pipeline_from_a_template_is_pypsrps_text(index, monkeypatch):
+    fast = _psrp.FastSerializer()
+    message = _create_pipeline(_pipelines()[index], monkeypatch)
+    assert fast.serialize(message) == _pypsrp_bytes(message)  # first of its shape: rendered by pypsrp
+    assert fast.serialize(message) == _pypsrp_bytes(message)  # from the template
+    assert len(fast._templates._templates) == 1
+
+
+@pytest.mark.parametrize("text", EDGE_STRINGS)
+def test_a_template_escapes_each_string_as_pypsrp_does(text, monkeypatch):
+    from ansible_collections.hyperv.checkpoints.plugins.module_utils._client import HyperVClient as C
+
+    fast = _psrp.FastSerializer()
+    fast.serialize(_create_pipeline(C.create_checkpoint_pipeline(VM_ID, "first"), monkeypatch))
+    if text:  # the client never sends an empty checkpoint name
+        message = _create_pipeline(C.create_checkpoint_pipeline(VM_ID, text), monkeypatch)
+        assert fast.serialize(message) == _pypsrp_bytes(message)
+    lists = _create_pipeline([{"cmdlet": "Hyper-V\\Get-VHD", "parameters": [("Path", [text, "b", text])]}], monkeypatch)
+    assert fast.serialize(lists) == _pypsrp_bytes(lists)
+    assert len(fast._templates._templates) == 2  # the second checkpoint pipeline reused the first's template
+    again = _create_pipeline([{"cmdlet": "Hyper-V\\Get-VHD", "parameters": [("Path", ["x", "b", "y"])]}], monkeypatch)
+    assert fast.serialize(again) == _pypsrp_bytes(again)
+
+
+def test_shapes_that_differ_get_their_own_templates(monkeypatch):
+    fast = _psrp.FastSerializer()
+    for pipeline in ([{"cmdlet": "Hyper-V\\Get-VHD", "parameters": [("Path", ["a"])]}],
+                     [{"cmdlet": "Hyper-V\\Get-VHD", "parameters": [("Path", ["a", "b"])]}],
+                     [{"cmdlet": "Hyper-V\\Get-VM", "parameters": [("Id", VM_ID)]}],
+                     [{"cmdlet": "Hyper-V\\Set-VM", "parameters": [("Id", VM_ID), ("AutomaticCheckpointsEnabled", True)]}],
+                     [{"cmdlet": "Hyper-V\\Set-VM", "parameters": [("Id", VM_ID), ("AutomaticCheckpointsEnabled", False)]}]):
+        message = _create_pipeline(pipeline, monkeypatch)
+        assert fast.serialize(message) == _pypsrp_bytes(message)
+    assert len(fast._templates._templates) == 5
+
+
+def test_a_pipeline_not_built_of_plain_commands_keeps_pypsrps_path(monkeypatch):
+    from pypsrp.powershell import PowerShell
+
+    sent = []
+    monkeypatch.setattr(PowerShell, "_invoke", lambda self, msg: sent.append(msg))
+    ps = PowerShell(_Pool())
+    ps.add_cmdlet("Hyper-V\\Get-VM").add_parameter("Id", VM_ID)
+    ps.begin_invoke()
+    fast = _psrp.FastSerializer()
+    element = fast.serialize(sent[0])
+    assert not isinstance(element, bytes) and getattr(fast, "_templates", None) is not None
+    assert fast._templates._templates == {}
