@@ -40,21 +40,12 @@ import dataclasses
 
 from ansible_collections.hyperv.checkpoints.plugins.module_utils import _lifecycle as lc
 from ansible_collections.hyperv.checkpoints.plugins.module_utils._client import (
-    GET_HDD,
-    GET_IC,
-    GET_SNAPSHOT,
-    GET_VHD,
-    GET_VM,
     HyperVClient,
-    is_projected,
     match_exact,
     normalize_guid,
-    projected,
-    projection_refused,
     raise_for_result,
     removal_outcome,
     roles_from_kvp_result,
-    unprojected,
     volume_for_path,
 )
 from ansible_collections.hyperv.checkpoints.plugins.module_utils._errors import (
@@ -65,21 +56,28 @@ from ansible_collections.hyperv.checkpoints.plugins.module_utils._errors import 
     NotFoundError,
     QuotaError,
 )
+from ansible_collections.hyperv.checkpoints.plugins.module_utils._host_reads import (
+    READ_RETRY_DELAYS,
+    all_checkpoint_disks_pipeline,
+    all_checkpoints_pipeline,
+    all_disks_pipeline,
+    all_services_pipeline,
+    host_vms_pipeline,
+    list_vms,
+    run_reads,
+    vhds_pipeline,
+    vm_statuses,
+)
 from ansible_collections.hyperv.checkpoints.plugins.module_utils._models import (
-    CHECKPOINT_PROPERTIES,
-    INTEGRATION_SERVICE_PROPERTIES,
     VM,
-    VM_PROPERTIES,
-    VM_STATUS_PROPERTIES,
     Checkpoint,
     Disk,
     GuestRole,
     IntegrationService,
     VhdChainLink,
-    VMStatus,
     Volume,
 )
-from ansible_collections.hyperv.checkpoints.plugins.module_utils._transport import STATE_FAILED, command
+from ansible_collections.hyperv.checkpoints.plugins.module_utils._transport import STATE_FAILED
 
 #: Default ``parallel``: write pipelines in flight on the one runspace pool (a sliding window).
 #: hvsim's cost model (docs/hvsim.md section 4) gives a host ``concurrency`` = 2 slots for
@@ -92,9 +90,6 @@ DEFAULT_PARALLEL = 4
 #: Upper bound of ``parallel``: one pool never holds more runspaces than this (a real host's
 #: MaxConcurrentOperationsPerUser and VMMS are the limits; hvsim does not model them).
 MAX_PARALLEL = 16
-#: Back-off (seconds) between read attempts after a WinRM quota fault; reads only.
-READ_RETRY_DELAYS = (1.0, 2.0, 4.0)
-
 KVP_PIPELINE = HyperVClient.kvp_pipeline()
 
 
@@ -182,79 +177,6 @@ def clamp_parallel(value):
     return max(1, min(MAX_PARALLEL, int(value or 1)))
 
 
-def all_checkpoints_pipeline():
-    return projected([command(GET_VM), command(GET_SNAPSHOT)], CHECKPOINT_PROPERTIES)
-
-
-def all_disks_pipeline():
-    return [command(GET_VM), command(GET_HDD)]
-
-
-def all_services_pipeline():
-    return projected([command(GET_VM), command(GET_IC)], INTEGRATION_SERVICE_PROPERTIES)
-
-
-def all_checkpoint_disks_pipeline():
-    return [command(GET_VM), command(GET_SNAPSHOT), command(GET_HDD)]
-
-
-def vhds_pipeline(paths):
-    return [command(GET_VHD, ("Path", list(paths)))]
-
-
-def _run_with_quota_retry(client, pipelines, sleep):
-    delays = list(READ_RETRY_DELAYS)
-    while True:
-        try:
-            return client.run(pipelines)
-        except QuotaError:
-            if not delays:
-                raise
-            sleep(delays.pop(0))
-
-
-def run_reads(client, pipelines, sleep):
-    """client.run for read pipelines, retried with back-off after a quota fault (reads only).
-
-    A projected read (``... | Select-Object``) that the endpoint refuses for want of Select-Object
-    (a JEA session that does not expose it) is read again as full objects, and so is every later
-    read of the session (``client.projections``). Reads change nothing, so running one again is safe.
-    """
-    if not client.projections:
-        pipelines = [unprojected(p) for p in pipelines]
-    results = list(_run_with_quota_retry(client, pipelines, sleep))
-    refused = [i for i, (p, r) in enumerate(zip(pipelines, results)) if is_projected(p) and projection_refused(r)]
-    if refused:
-        client.projections = False
-        again = _run_with_quota_retry(client, [unprojected(pipelines[i]) for i in refused], sleep)
-        for i, result in zip(refused, again):
-            results[i] = result
-    return results
-
-
-def list_vms_pipeline():
-    """Every VM of the host, with the properties ``VM`` reads."""
-    return projected([command(GET_VM)], VM_PROPERTIES)
-
-
-def vm_statuses_pipeline():
-    """Every VM's Id, Name and OperationalStatus: a merge poll."""
-    return projected([command(GET_VM)], VM_STATUS_PROPERTIES)
-
-
-def list_vms(client, sleep):
-    """Every VM of the host in one pipeline, read with ``run_reads``."""
-    res = run_reads(client, [list_vms_pipeline()], sleep)[0]
-    return [VM.from_plain(o) for o in raise_for_result(res, "listing VMs")]
-
-
-def vm_statuses(client, sleep):
-    """{VM Id: VMStatus} of every VM of the host (a merge poll), read with ``run_reads``."""
-    res = run_reads(client, [vm_statuses_pipeline()], sleep)[0]
-    statuses = (VMStatus.from_plain(o) for o in raise_for_result(res, "listing VMs"))
-    return dict((status.id, status) for status in statuses)
-
-
 def _failed(result):
     return bool(result.get("errors")) or result.get("state") == STATE_FAILED
 
@@ -299,8 +221,7 @@ class BatchRunner(object):
         """One round of concurrent reads; returns a HostView."""
         view = HostView()
         names = ["vms", "cps"]
-        # the raw VM objects also feed the device checks (lc.RAW_VM_PROPERTIES)
-        pipes = [projected([command(GET_VM)], VM_PROPERTIES + lc.RAW_VM_PROPERTIES), all_checkpoints_pipeline()]
+        pipes = [host_vms_pipeline(), all_checkpoints_pipeline()]
         if details:
             names.append("volumes")
             pipes.append(HyperVClient.list_volumes_pipeline())

@@ -24,7 +24,7 @@ __metaclass__ = type
 
 import time
 
-from ansible_collections.hyperv.checkpoints.plugins.module_utils._batch import run_reads, vm_statuses
+from ansible_collections.hyperv.checkpoints.plugins.module_utils._host_reads import run_reads, vm_statuses
 from ansible_collections.hyperv.checkpoints.plugins.module_utils._client import (
     HyperVClient,
     raise_for_result,

@@ -375,8 +375,6 @@ summary:
 from ansible_collections.hyperv.checkpoints.plugins.module_utils import _lifecycle as lc
 from ansible_collections.hyperv.checkpoints.plugins.module_utils import _parallel as par
 from ansible_collections.hyperv.checkpoints.plugins.module_utils._client import (
-    GET_SNAPSHOT,
-    GET_VM,
     HyperVClient,
     match_exact,
     normalize_guid,
@@ -390,6 +388,11 @@ from ansible_collections.hyperv.checkpoints.plugins.module_utils._errors import 
     HyperVError,
     NotFoundError,
 )
+from ansible_collections.hyperv.checkpoints.plugins.module_utils._host_reads import (
+    all_checkpoints_pipeline,
+    list_vms_pipeline,
+    run_reads,
+)
 from ansible_collections.hyperv.checkpoints.plugins.module_utils._models import VM, Checkpoint
 from ansible_collections.hyperv.checkpoints.plugins.module_utils._module import (
     HyperVModule,
@@ -397,7 +400,7 @@ from ansible_collections.hyperv.checkpoints.plugins.module_utils._module import 
     validate_guid,
     validate_vm_name,
 )
-from ansible_collections.hyperv.checkpoints.plugins.module_utils._transport import STATE_FAILED, command
+from ansible_collections.hyperv.checkpoints.plugins.module_utils._transport import STATE_FAILED
 
 STOP_MODES = {"save": "save", "shut_down": "shutdown", "turn_off": "turn_off"}
 
@@ -643,7 +646,6 @@ def _view(vm_summary_or_vm, checkpoints=None):
 
 
 # ---------------------------------------------------------------------------------------------- batch mode
-ALL_CHECKPOINTS_PIPELINE = [command(GET_VM), command(GET_SNAPSHOT)]
 
 
 class BatchEntry(object):
@@ -732,8 +734,8 @@ class BatchApply(object):
 
     def read(self):
         client = self.client
-        vms_res, cps_res, kvp_res = client.run(
-            [HyperVClient.list_vms_pipeline(), ALL_CHECKPOINTS_PIPELINE, HyperVClient.kvp_pipeline()])
+        vms_res, cps_res, kvp_res = run_reads(
+            client, [list_vms_pipeline(), all_checkpoints_pipeline(), HyperVClient.kvp_pipeline()], lc.sleep)
         vms = [VM.from_plain(o) for o in raise_for_result(vms_res, "listing VMs")]
         checkpoints = None
         if not (cps_res.get("errors") or cps_res.get("state") == STATE_FAILED):

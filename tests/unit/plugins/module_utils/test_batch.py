@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from ansible_collections.hyperv.checkpoints.plugins.module_utils import _batch as batch
+from ansible_collections.hyperv.checkpoints.plugins.module_utils import _host_reads as reads
+from ansible_collections.hyperv.checkpoints.plugins.module_utils import _lifecycle as lc
 from ansible_collections.hyperv.checkpoints.plugins.module_utils import _models
 from ansible_collections.hyperv.checkpoints.plugins.module_utils._models import Checkpoint, Volume, VM
 
@@ -70,13 +72,14 @@ def test_simulate_remove_reparents_and_moves_now():
 def test_host_wide_read_pipelines_take_no_user_text():
     """Only the projections carry a parameter: the property names recorded from the models."""
     model_names = set(_models.VM_PROPERTIES + _models.VM_STATUS_PROPERTIES + _models.CHECKPOINT_PROPERTIES
-                      + _models.INTEGRATION_SERVICE_PROPERTIES)
-    for pipeline in (batch.all_checkpoints_pipeline(), batch.all_disks_pipeline(), batch.all_services_pipeline(),
-                     batch.all_checkpoint_disks_pipeline(), batch.list_vms_pipeline(), batch.vm_statuses_pipeline()):
-        reads = pipeline[:-1] if pipeline[-1]["cmdlet"] == "Select-Object" else pipeline
-        assert all(cmd["parameters"] == [] for cmd in reads)
-        if reads is not pipeline:
+                      + _models.INTEGRATION_SERVICE_PROPERTIES + lc.RAW_VM_PROPERTIES)
+    for pipeline in (reads.all_checkpoints_pipeline(), reads.all_disks_pipeline(), reads.all_services_pipeline(),
+                     reads.all_checkpoint_disks_pipeline(), reads.list_vms_pipeline(), reads.vm_statuses_pipeline(),
+                     reads.host_vms_pipeline()):
+        commands = pipeline[:-1] if pipeline[-1]["cmdlet"] == "Select-Object" else pipeline
+        assert all(cmd["parameters"] == [] for cmd in commands)
+        if commands is not pipeline:
             [[name, names]] = pipeline[-1]["parameters"]
             assert name == "Property" and names and set(names) <= model_names
-    assert batch.vhds_pipeline(["D:\\a.vhdx", "D:\\b.avhdx"]) == [
+    assert reads.vhds_pipeline(["D:\\a.vhdx", "D:\\b.avhdx"]) == [
         {"cmdlet": "Hyper-V\\Get-VHD", "parameters": [["Path", ["D:\\a.vhdx", "D:\\b.avhdx"]]]}]

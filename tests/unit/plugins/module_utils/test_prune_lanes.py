@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.hyperv.checkpoints.plugins.module_utils import _prune
-from ansible_collections.hyperv.checkpoints.plugins.module_utils._batch import READ_RETRY_DELAYS
+from ansible_collections.hyperv.checkpoints.plugins.module_utils._host_reads import READ_RETRY_DELAYS
 from ansible_collections.hyperv.checkpoints.plugins.module_utils._errors import ConnectionError as HVConnectionError
 from ansible_collections.hyperv.checkpoints.plugins.module_utils._errors import (
     CommandError,

@@ -256,7 +256,7 @@ def _cmd(*cmdlets):
 
 def _hvsim_outputs():
     """CLIXML of every object a module reads, full and projected (Select-Object)."""
-    from ansible_collections.hyperv.checkpoints.plugins.module_utils import _batch
+    from ansible_collections.hyperv.checkpoints.plugins.module_utils import _host_reads as _batch
 
     pipelines = [
         _cmd("Hyper-V\\Get-VM"),

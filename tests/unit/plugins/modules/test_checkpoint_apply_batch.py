@@ -50,10 +50,12 @@ def test_check_mode_reads_in_one_round_and_changes_nothing(lab):
     r = run("checkpoint_apply", dict(FORCED, vm_names=HV01_APPLY), lab, check_mode=True, diff=True, transports=trs)
     assert not r.failed, r.get("msg")
     assert lab.digest() == digest
-    # one session, one read round of three pipelines (VMs, every checkpoint, KVP) and nothing else
+    # one session, one read round of three pipelines (VMs, every checkpoint, KVP) and nothing else;
+    # the first two projected to what the models read
     assert len(trs) == 1 and trs[0].close_count == 1
     cmdlets = [[c["cmdlet"] for c in p] for p in trs[0].pipelines_run]
-    assert cmdlets == [["Hyper-V\\Get-VM"], ["Hyper-V\\Get-VM", "Hyper-V\\Get-VMSnapshot"],
+    assert cmdlets == [["Hyper-V\\Get-VM", "Select-Object"],
+                       ["Hyper-V\\Get-VM", "Hyper-V\\Get-VMSnapshot", "Select-Object"],
                        ["CimCmdlets\\Get-CimInstance"]]
     assert r.changed and r["summary"] == {"total": 3, "changed": 3, "failed": 0, "skipped": 0, "unchanged": 0}
     assert [e["vm_name"] for e in r["results"]] == HV01_APPLY

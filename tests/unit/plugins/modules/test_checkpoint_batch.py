@@ -13,6 +13,7 @@ from unittest import mock
 import pytest
 
 from ansible_collections.hyperv.checkpoints.plugins.module_utils import _batch as batch
+from ansible_collections.hyperv.checkpoints.plugins.module_utils import _host_reads as host_reads
 from ansible_collections.hyperv.checkpoints.plugins.module_utils._errors import ConnectionError as HvConnectionError
 from ansible_collections.hyperv.checkpoints.plugins.module_utils._errors import QuotaError
 from ansible_collections.hyperv.checkpoints.plugins.module_utils._transport import is_write_pipeline
@@ -375,7 +376,7 @@ def test_merges_are_polled_together(lab):
     after = pipelines[first_remove + 4:]
     per_vm_reads = [p for p in after if p[0]["cmdlet"] == "Hyper-V\\Get-VM" and p[0]["parameters"]]
     assert per_vm_reads == []
-    polls = [p for p in after if p == batch.vm_statuses_pipeline()]
+    polls = [p for p in after if p == host_reads.vm_statuses_pipeline()]
     assert len(polls) == 3  # three polls, each of Id, Name and OperationalStatus only
     assert not [p for p in after if is_vm_listing(p) and p not in polls]  # the after state: only for --diff
     assert all(e["merge_seconds"] is not None for e in r["results"])
@@ -539,7 +540,7 @@ class HostListingErrorTransport(EngineTransport):
     def _run(self, pipelines, parallel):
         out = []
         for p in pipelines:
-            if p == batch.all_checkpoints_pipeline():
+            if p == host_reads.all_checkpoints_pipeline():
                 out.append({"output": [], "state": "Completed", "errors": [{
                     "fqid": "OperationFailed", "category": "InvalidOperation", "message": "moved",
                     "target": None, "exception": None}]})
