@@ -150,7 +150,9 @@ def properties_read(from_plain):
     """The property names ``from_plain`` reads, aliases included: a ``Select-Object`` projection that loses nothing.
 
     Recorded from the constructor itself, so the projection cannot drift from what it reads
-    (a name a host lacks comes back ``$null`` from ``Select-Object``, as if absent).
+    (a name a host lacks comes back ``$null`` from ``Select-Object``, as if absent). It relies
+    on ``from_plain`` reading every name whatever the values, as each constructor here does; a
+    unit test reads the labs' objects both ways and compares the models.
     """
     recorder = _KeyRecorder()
     from_plain(recorder)

@@ -284,7 +284,7 @@ class PipelineTemplates(object):
             merges = tuple(getattr(getattr(cmd, m, None), "value", None) for m in _MERGES)
             commands.append((cmd.cmd, cmd.protocol_version, cmd.is_script, cmd.use_local_scope,
                              cmd.end_of_statement, merges, tuple(args)))
-        key = (message.no_input, getattr(message.apartment_state, "value", None),
+        key = (message.no_input, message.host_info is None, getattr(message.apartment_state, "value", None),
                getattr(message.remote_stream_options, "value", None), message.add_to_history, message.is_nested,
                pipeline.is_nested, pipeline.history, pipeline.redirect_err_to_out, tuple(commands))
         return key, strings, slotted

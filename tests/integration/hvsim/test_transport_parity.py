@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from ansible_collections.hyperv.checkpoints.plugins.module_utils import _host_reads as host_reads
 from ansible_collections.hyperv.checkpoints.plugins.module_utils._connection import build_connection_options
 from ansible_collections.hyperv.checkpoints.plugins.module_utils._psrp import PSRPTransport
 from ansible_collections.hyperv.checkpoints.plugins.module_utils._transport import command
@@ -25,6 +26,11 @@ PIPELINES = [
     [command("Storage\\Get-Volume")],
     [command("CimCmdlets\\Get-CimInstance", ("Namespace", "root/virtualization/v2"),
              ("ClassName", "Msvm_KvpExchangeComponent"))],
+    # the host-wide reads' projections (Select-Object output: PSCustomObjects)
+    host_reads.host_vms_pipeline(),
+    host_reads.vm_statuses_pipeline(),
+    host_reads.all_checkpoints_pipeline(),
+    host_reads.all_services_pipeline(),
     # a non-terminating Hyper-V error: Completed with an ErrorRecord
     [command("Hyper-V\\Get-VMSnapshot", ("Id", "6f0c2d9e-0099-4c00-8a00-000000000099"))],
     # a parameter-binding error: terminating, Failed
@@ -48,6 +54,8 @@ def test_same_plain_results(sim):
                 for volatile in ("Uptime", "CPUUsage", "MemoryDemand"):
                     obj.pop(volatile, None)
         assert a == b, "pipeline %d differs" % index
+    statuses = via_psrp[PIPELINES.index(host_reads.vm_statuses_pipeline())]["output"]
+    assert statuses and all(set(o) == {"Id", "VMId", "Name", "VMName", "OperationalStatus"} for o in statuses)
     not_found, binding = via_psrp[-2], via_psrp[-1]
     assert not_found["state"] == "Completed" and not_found["errors"][0]["category"] == "ObjectNotFound"
     assert binding["state"] == "Failed" and binding["errors"]
