@@ -36,7 +36,8 @@ class RunnerSpec:
         self.bootstrap = bootstrap
         self.runner = runner
         self.runner_sha256 = runner_sha256.lower()
-        self.allowed = None if allowed is None else {a.lower() for a in allowed}
+        # the runner's lookup is exact and ordinal (a Dictionary with StringComparer.Ordinal)
+        self.allowed = None if allowed is None else frozenset(allowed)
         actual = hashlib.sha256(runner.encode("utf-8")).hexdigest()
         if actual != self.runner_sha256:
             raise RuntimeError(
@@ -280,15 +281,16 @@ class WinRSShell:
         calls = []
         for command in pipeline:
             name = command["cmdlet"]
-            if spec.allowed is not None and name.lower() not in spec.allowed and name.split("\\")[-1].lower() not in spec.allowed:
+            if spec.allowed is not None and name not in spec.allowed:
+                # the runner's own refusal record (_winrs_runner New-HvRefusal), written as it writes it
                 return PipelineResult(
                     errors=[
                         HvError(
-                            fqid="CommandNotAllowed,hvsim.WinRSRunner",
+                            fqid="CommandNotAllowed,HyperV.Checkpoints.Runner",
                             category="PermissionDenied",
-                            message="The runner does not run '%s': it is not on its allow-list." % name,
+                            message="The command '%s' is not on the runner allow-list." % name,
                             target=name,
-                            exception="System.Management.Automation.RuntimeException",
+                            exception="System.Management.Automation.CommandNotFoundException",
                             terminating=True,
                         )
                     ],

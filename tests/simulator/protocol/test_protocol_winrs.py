@@ -64,6 +64,21 @@ def test_runner_refuses_cmdlets_off_the_allow_list(sim, fake_engine):
     assert rc == 0 and result["state"] == "Failed" and fake_engine.calls == []
 
 
+@pytest.mark.parametrize("name", ["hyper-v\\get-vm", "Get-VM", "HYPER-V\\Get-VM", "Microsoft.PowerShell.Utility\\Select-Object"])
+def test_runner_looks_names_up_exactly_as_listed(sim, fake_engine, name):
+    # the runner's allow-list is a Dictionary with StringComparer.Ordinal: another case or another
+    # qualification of a listed cmdlet is refused with the runner's own record (New-HvRefusal)
+    out, err, rc = _run_runner(winrm_protocol(sim), [[{"cmdlet": name, "parameters": []}]])
+    result = R.parse_stdout(out, 1)[0]
+    assert rc == 0 and result["state"] == "Failed" and fake_engine.calls == []
+    error = result["errors"][0]
+    assert error["fqid"] == "CommandNotAllowed,HyperV.Checkpoints.Runner" and error["category"] == "PermissionDenied"
+    assert error["message"] == "The command '%s' is not on the runner allow-list." % name
+    assert error["exception"] == "System.Management.Automation.CommandNotFoundException"
+    out, err, rc = _run_runner(winrm_protocol(sim), [[{"cmdlet": "Hyper-V\\Get-VM", "parameters": []}]])
+    assert R.parse_stdout(out, 1)[0]["state"] == "Completed" and len(fake_engine.calls) == 1
+
+
 def test_tampered_runner_is_refused(sim, fake_engine):
     p = winrm_protocol(sim)
     shell = p.open_shell()
