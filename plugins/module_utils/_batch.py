@@ -62,8 +62,8 @@ from ansible_collections.hyperv.checkpoints.plugins.module_utils._host_reads imp
     all_checkpoints_pipeline,
     all_disks_pipeline,
     all_services_pipeline,
-    host_vms_pipeline,
     list_vms,
+    list_vms_pipeline,
     run_reads,
     vhds_pipeline,
     vm_statuses,
@@ -221,7 +221,8 @@ class BatchRunner(object):
         """One round of concurrent reads; returns a HostView."""
         view = HostView()
         names = ["vms", "cps"]
-        pipes = [host_vms_pipeline(), all_checkpoints_pipeline()]
+        # the raw VM objects also feed the device checks
+        pipes = [list_vms_pipeline(lc.RAW_VM_PROPERTIES), all_checkpoints_pipeline()]
         if details:
             names.append("volumes")
             pipes.append(HyperVClient.list_volumes_pipeline())

@@ -21,7 +21,6 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.hyperv.checkpoints.plugins.module_utils import _lifecycle as lc
 from ansible_collections.hyperv.checkpoints.plugins.module_utils._client import (
     GET_HDD,
     GET_IC,
@@ -47,11 +46,6 @@ from ansible_collections.hyperv.checkpoints.plugins.module_utils._transport impo
 
 #: Back-off (seconds) between read attempts after a WinRM quota fault; reads only.
 READ_RETRY_DELAYS = (1.0, 2.0, 4.0)
-
-
-def host_vms_pipeline():
-    """Every VM of the host with what the models and the device checks (``lc.RAW_VM_PROPERTIES``) read."""
-    return projected([command(GET_VM)], VM_PROPERTIES + lc.RAW_VM_PROPERTIES)
 
 
 def all_checkpoints_pipeline():
@@ -104,9 +98,12 @@ def run_reads(client, pipelines, sleep):
     return results
 
 
-def list_vms_pipeline():
-    """Every VM of the host, with the properties ``VM`` reads."""
-    return projected([command(GET_VM)], VM_PROPERTIES)
+def list_vms_pipeline(extra=()):
+    """Every VM of the host, with the properties ``VM`` reads and the ``extra`` ones.
+
+    (``HyperVClient.list_vms_pipeline`` is the same listing with every property.)
+    """
+    return projected([command(GET_VM)], VM_PROPERTIES + tuple(extra))
 
 
 def vm_statuses_pipeline():

@@ -37,7 +37,7 @@ from ansible_collections.hyperv.checkpoints.plugins.module_utils._errors import 
     NotFoundError,
     OperationTimeoutError,
 )
-from ansible_collections.hyperv.checkpoints.plugins.module_utils._models import VM
+from ansible_collections.hyperv.checkpoints.plugins.module_utils._models import VM, properties_read
 from ansible_collections.hyperv.checkpoints.plugins.module_utils._transport import command
 
 MiB = 1024 * 1024
@@ -247,10 +247,6 @@ def wait_for_merge(client, vm_id, timeout, interval=2.0):
 
 
 # ---------------------------------------------------------------------------------------------- preflight
-#: The raw Get-VM properties ``unsupported_devices`` reads besides the ``VM`` model's
-RAW_VM_PROPERTIES = ("FibreChannelHostBusAdapters",)
-
-
 def unsupported_devices(raw_vm, raw_disks):
     """Reasons the VM cannot be checkpointed: pass-through disks, shared VHDX, virtual Fibre Channel.
 
@@ -273,6 +269,10 @@ def unsupported_devices(raw_vm, raw_disks):
     elif hbas not in (None, [], "") and not isinstance(hbas, list):
         reasons.append("virtual Fibre Channel adapter")
     return reasons
+
+
+#: The raw Get-VM properties ``unsupported_devices`` reads besides the ``VM`` model's (recorded)
+RAW_VM_PROPERTIES = properties_read(lambda raw_vm: unsupported_devices(raw_vm, []))
 
 
 def memory_estimate(vm):

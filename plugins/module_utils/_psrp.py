@@ -141,19 +141,17 @@ class FastSerializer(Serializer):
                     return fast(element)
         return super(FastSerializer, self).deserialize(element, metadata=metadata, clear=clear)
 
+    def __init__(self):
+        super(FastSerializer, self).__init__()
+        self._templates = PipelineTemplates(self)
+
     def serialize(self, value, metadata=None, parent=None, clear=True):
         if clear and metadata is None and parent is None and CreatePipeline is not None \
                 and isinstance(value, CreatePipeline):
-            text = self._pipeline_templates().render(value)
+            text = self._templates.render(value)
             if text is not None:
                 return text  # pypsrp's Message.pack sends bytes as they are
         return super(FastSerializer, self).serialize(value, metadata=metadata, parent=parent, clear=clear)
-
-    def _pipeline_templates(self):
-        templates = getattr(self, "_templates", None)
-        if templates is None:
-            templates = self._templates = PipelineTemplates(self)
-        return templates
 
     def _deserialize_dynamic_obj(self, element, metadata):
         obj = super(FastSerializer, self)._deserialize_dynamic_obj(element, metadata)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.hyperv.checkpoints.plugins.module_utils import _host_reads as host_reads
+from ansible_collections.hyperv.checkpoints.plugins.module_utils import _lifecycle as lc
 from ansible_collections.hyperv.checkpoints.plugins.module_utils._connection import build_connection_options
 from ansible_collections.hyperv.checkpoints.plugins.module_utils._psrp import PSRPTransport
 from ansible_collections.hyperv.checkpoints.plugins.module_utils._transport import command
@@ -27,7 +28,7 @@ PIPELINES = [
     [command("CimCmdlets\\Get-CimInstance", ("Namespace", "root/virtualization/v2"),
              ("ClassName", "Msvm_KvpExchangeComponent"))],
     # the host-wide reads' projections (Select-Object output: PSCustomObjects)
-    host_reads.host_vms_pipeline(),
+    host_reads.list_vms_pipeline(lc.RAW_VM_PROPERTIES),
     host_reads.vm_statuses_pipeline(),
     host_reads.all_checkpoints_pipeline(),
     host_reads.all_services_pipeline(),

@@ -75,7 +75,7 @@ def test_host_wide_read_pipelines_take_no_user_text():
                       + _models.INTEGRATION_SERVICE_PROPERTIES + lc.RAW_VM_PROPERTIES)
     for pipeline in (reads.all_checkpoints_pipeline(), reads.all_disks_pipeline(), reads.all_services_pipeline(),
                      reads.all_checkpoint_disks_pipeline(), reads.list_vms_pipeline(), reads.vm_statuses_pipeline(),
-                     reads.host_vms_pipeline()):
+                     reads.list_vms_pipeline(lc.RAW_VM_PROPERTIES)):
         commands = pipeline[:-1] if pipeline[-1]["cmdlet"] == "Select-Object" else pipeline
         assert all(cmd["parameters"] == [] for cmd in commands)
         if commands is not pipeline:

@@ -353,15 +353,20 @@ class _Pool(object):
         self.pipelines = {}
 
 
-def _create_pipeline_xml(ps, monkeypatch):
-    import xml.etree.ElementTree as ET
-
+def _create_pipeline_message(ps, monkeypatch):
+    """The CreatePipeline message ``ps.begin_invoke()`` would send."""
     from pypsrp.powershell import PowerShell
 
     sent = []
     monkeypatch.setattr(PowerShell, "_invoke", lambda self, msg: sent.append(msg))
     ps.begin_invoke()
-    return ET.tostring(Serializer().serialize(sent[0]), encoding="unicode")
+    return sent[0]
+
+
+def _create_pipeline_xml(ps, monkeypatch):
+    import xml.etree.ElementTree as ET
+
+    return ET.tostring(Serializer().serialize(_create_pipeline_message(ps, monkeypatch)), encoding="unicode")
 
 
 @pytest.mark.parametrize("index", range(len(_pipelines())))
@@ -384,12 +389,7 @@ def test_plain_commands_serialize_exactly_like_pypsrp_commands(index, monkeypatc
 
 # ---------------------------------------------------------------------------------------------- PipelineTemplates
 def _create_pipeline(pipeline, monkeypatch):
-    from pypsrp.powershell import PowerShell
-
-    sent = []
-    monkeypatch.setattr(PowerShell, "_invoke", lambda self, msg: sent.append(msg))
-    _psrp.build_powershell(_Pool(), pipeline).begin_invoke()
-    return sent[0]
+    return _create_pipeline_message(_psrp.build_powershell(_Pool(), pipeline), monkeypatch)
 
 
 def _pypsrp_bytes(message):
@@ -443,12 +443,9 @@ def test_shapes_that_differ_get_their_own_templates(monkeypatch):
 def test_a_pipeline_not_built_of_plain_commands_keeps_pypsrps_path(monkeypatch):
     from pypsrp.powershell import PowerShell
 
-    sent = []
-    monkeypatch.setattr(PowerShell, "_invoke", lambda self, msg: sent.append(msg))
     ps = PowerShell(_Pool())
     ps.add_cmdlet("Hyper-V\\Get-VM").add_parameter("Id", VM_ID)
-    ps.begin_invoke()
     fast = _psrp.FastSerializer()
-    element = fast.serialize(sent[0])
-    assert not isinstance(element, bytes) and getattr(fast, "_templates", None) is not None
+    element = fast.serialize(_create_pipeline_message(ps, monkeypatch))
+    assert not isinstance(element, bytes)
     assert fast._templates._templates == {}
