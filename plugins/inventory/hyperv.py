@@ -216,6 +216,11 @@ notes:
     (C(domain_controller), C(server), C(workstation) or C(unknown)), C(hyperv_domain_controller),
     C(hyperv_generation), C(hyperv_replication_mode) and, with O(policy), C(hyperv_policy_compliant) and
     C(hyperv_policy_violations)."
+  - "Each VM also gets C(ansible_host) set to its exact VM name: the inventory name C(<vm>@<host>) would otherwise
+    read as C(user@host) to ssh and WinRM, and a play that connects to the guest (the patch tasks of the pre_patch
+    role) would reach the Hyper-V host. Set it to the guest's DNS name or address with O(compose) when the VM name
+    does not resolve, for example C(compose: {ansible_host: hyperv_vm_name ~ '.corp.example'})."
+  - Each Hyper-V host gets C(ansible_host) set to its address.
   - "Host variables of each Hyper-V host: C(hyperv_host), C(hyperv_address), C(hyperv_port), C(hyperv_scheme),
     C(hyperv_cluster), C(hyperv_reachable), C(hyperv_vm_count), C(hyperv_vm_ids), C(hyperv_vm_names) and C(hyperv_vms)
     (a list of C(name), C(id), C(inventory_hostname), C(state), C(checkpoint_type) and C(checkpoint_count));
@@ -335,6 +340,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         policy = dict((k, v) for k, v in policy.items() if v is not None)
         hosts_group = self._group("hosts")
         vms_group = self._group("vms")
+        self._group("unreachable")  # always there (maybe empty), so "hyperv_hosts:!hyperv_unreachable" never warns
         order = [e["name"] for e in entries]
         known = data.get("hosts") or {}
 
@@ -382,6 +388,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             })
             for key, value in host_vars.items():
                 self.inventory.set_variable(host, key, value)
+            self.inventory.set_variable(host, "ansible_host", address)
 
     def _add_vm(self, vm_host, host, host_vars, rec, now, policy, strict, vms_group):
         age = ic.checkpoint_age(rec.get("oldest_checkpoint_time"), now)
@@ -430,6 +437,9 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             self.inventory.add_child(group, vm_host)
         for key, value in hostvars.items():
             self.inventory.set_variable(vm_host, key, value)
+        # The inventory name "<vm>@<host>" would read as user@host to ssh and WinRM and reach the Hyper-V host:
+        # a play that connects to the guest reaches the machine named like the VM instead (compose can override).
+        self.inventory.set_variable(vm_host, "ansible_host", rec["name"])
         self._set_composite_vars(self.get_option("compose"), hostvars, vm_host, strict=strict)
         self._add_host_to_composed_groups(self.get_option("groups"), hostvars, vm_host, strict=strict)
         self._add_host_to_keyed_groups(self.get_option("keyed_groups"), hostvars, vm_host, strict=strict)

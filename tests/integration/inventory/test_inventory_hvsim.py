@@ -19,6 +19,9 @@ def test_every_vm_once_duplicates_distinct_hosts_group(inventory, lab):
     assert a["hyperv_vm_name"] == b["hyperv_vm_name"] == "web01"
     assert (a["hyperv_host"], b["hyperv_host"]) == ("HV01", "HV02")
     assert a["hyperv_vm_id"] != b["hyperv_vm_id"]
+    # "web01@HV01" would read as user@host to ssh/WinRM: a play on the VM reaches the machine named web01
+    assert a["ansible_host"] == b["ansible_host"] == "web01"
+    assert hv["HV01"]["ansible_host"] == lab.host
     # every VM of the lab exactly once
     with lab.lab.locked():
         expected = sorted((vm.host, vm.id) for vm in lab.lab.vms.values())
@@ -54,9 +57,11 @@ def test_every_vm_once_duplicates_distinct_hosts_group(inventory, lab):
 
 
 def test_policy_groups_and_cluster(inventory):
-    run = inventory({"policy": {"checkpoint_type": ["Production", "ProductionOnly"], "max_checkpoints": 10}})
+    run = inventory({"policy": {"checkpoint_type": ["Production", "ProductionOnly"], "max_checkpoints": 10},
+                     "compose": {"ansible_host": "hyperv_vm_name ~ '.lab.example'"}})
     assert run.rc == 0, run.stderr
     hv = run.hostvars
+    assert hv["web01@HV02"]["ansible_host"] == "web01.lab.example"  # compose wins over the plugin's default
     assert "nightly49@HV03" in run.group("hyperv_policy_noncompliant")
     assert hv["nightly49@HV03"]["hyperv_policy_violations"] == [
         "checkpoint_type is Standard, not Production or ProductionOnly", "49 checkpoints (at most 10)"]

@@ -54,12 +54,16 @@ class Lab:
         return [s.name for s in self.model.snapshots_of(self.vm(name, host).id)]
 
     def run(self, playbook: str, limit: t.Optional[str] = None, extra: t.Optional[t.Dict[str, t.Any]] = None,
-            timeout: int = 300) -> subprocess.CompletedProcess:
+            timeout: int = 300, inventories: t.Sequence[pathlib.Path] = (INVENTORY,),
+            env_extra: t.Optional[t.Dict[str, str]] = None, args: t.Sequence[str] = ()) -> subprocess.CompletedProcess:
         extra = dict(extra or {})
         extra.setdefault("hvsim_control_token", self.handle.control_token)
         vars_file = self.tmp / "extra-vars.json"
         vars_file.write_text(json.dumps(extra), encoding="utf-8")
-        cmd = [str(ANSIBLE_PLAYBOOK), "-i", str(INVENTORY), playbook, "-e", "@" + str(vars_file)]
+        cmd = [str(ANSIBLE_PLAYBOOK)]
+        for inventory in inventories:
+            cmd += ["-i", str(inventory)]
+        cmd += [playbook, "-e", "@" + str(vars_file), *args]
         if limit:
             cmd += ["--limit", limit]
         env = dict(os.environ)
@@ -72,11 +76,45 @@ class Lab:
             "ANSIBLE_LOCAL_TEMP": str(self.tmp / "ansible-tmp"),
             "PATH": str(ANSIBLE_PLAYBOOK.parent) + os.pathsep + env.get("PATH", ""),
         })
+        env.update(env_extra or {})
         proc = subprocess.run(cmd, cwd=str(REPO), env=env, capture_output=True, text=True, timeout=timeout)
         (self.tmp / "last-run.log").write_text(proc.stdout + proc.stderr, encoding="utf-8")
         return proc
 
 
+    def plugin_inventory(self) -> t.Tuple[t.List[pathlib.Path], t.Dict[str, str]]:
+        """The lab through the hyperv.checkpoints.hyperv inventory plugin (VMs named <vm>@<host>), plus the
+        static vars that run the guests' own tasks on the controller; and the HYPERV_* environment the plugin and
+        the modules take their credentials from."""
+        hosts = [{"name": h, "address": self.handle.host, "port": self.handle.port(h, "https")}
+                 for h in self.handle.hosts]
+        source = self.tmp / "lab.hyperv.yml"
+        source.write_text(json.dumps({"plugin": "hyperv.checkpoints.hyperv", "hosts": hosts, "query_retries": 0}),
+                          encoding="utf-8")
+        local = self.tmp / "guests.yml"
+        local.write_text(json.dumps({"all": {"vars": {
+            "ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}"}}}),
+            encoding="utf-8")
+        env = {"HYPERV_USERNAME": self.handle.username, "HYPERV_PASSWORD": self.handle.password,
+               "HYPERV_AUTH": "ntlm", "HYPERV_CA_PATH": str(self.handle.ca_path)}
+        return [source, local], env
+
+
 @pytest.fixture
 def lab(hvsim_factory: t.Callable[..., t.Any], tmp_path: pathlib.Path) -> Lab:
     return Lab(hvsim_factory("demo"), tmp_path)
+
+
+@pytest.fixture
+def lab_factory(hvsim_factory: t.Callable[..., t.Any], tmp_path: pathlib.Path) -> t.Callable[[], Lab]:
+    """Fresh demo labs, each with its own work directory (to run one playbook two ways side by side)."""
+    made: t.List[Lab] = []
+
+    def make() -> Lab:
+        tmp = tmp_path / ("lab%d" % len(made))
+        tmp.mkdir()
+        made.append(Lab(hvsim_factory("demo"), tmp))
+        return made[-1]
+
+    return make
+
