@@ -116,6 +116,8 @@ options:
       - How many times to retry opening the connection when the host cannot be reached (refused, reset, timed out).
       - Only the connection set-up is retried. A command is never re-sent, so a change is never applied twice.
         Authentication and certificate failures are never retried.
+      - A WinRM quota fault when the session opens (too many shells of the user on the host) is waited out 1, 2
+        and 4 seconds whatever this option says, since opening a session changes nothing on the host.
       - If not set, the value of the E(HYPERV_CONNECTION_RETRIES) environment variable is used.
     type: int
     default: 0

@@ -42,10 +42,10 @@ from ansible_collections.hyperv.checkpoints.plugins.module_utils._models import 
     VM_STATUS_PROPERTIES,
     VMStatus,
 )
-from ansible_collections.hyperv.checkpoints.plugins.module_utils._transport import command
+from ansible_collections.hyperv.checkpoints.plugins.module_utils._transport import QUOTA_RETRY_DELAYS, command
 
-#: Back-off (seconds) between read attempts after a WinRM quota fault; reads only.
-READ_RETRY_DELAYS = (1.0, 2.0, 4.0)
+#: Back-off (seconds) between read attempts after a WinRM quota fault; reads only (as for opening a session).
+READ_RETRY_DELAYS = QUOTA_RETRY_DELAYS
 
 
 def all_checkpoints_pipeline():

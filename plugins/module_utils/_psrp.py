@@ -35,7 +35,9 @@ from ansible_collections.hyperv.checkpoints.plugins.module_utils._transport impo
     make_result,
     map_requests_exception,
     normalize_datetime,
+    open_with_retries,
     quota_error,
+    retryable_at_open,
 )
 
 PYPSRP_IMPORT_ERROR = None
@@ -573,13 +575,6 @@ def map_exception(exc, host, request_sent=False, write=False):
     return errors.HyperVError("Unexpected %s talking to %s: %s" % (name, host, text))
 
 
-def _retryable_at_open(exc):
-    """Connection-level failures worth retrying before anything was sent: refused, reset, 503/425/429."""
-    if isinstance(exc, (errors.AuthenticationError, errors.TLSError, errors.ConfigurationError, errors.QuotaError)):
-        return False
-    return isinstance(exc, errors.ConnectionError)
-
-
 # ---------------------------------------------------------------------------- transport
 class _CallbackError(Exception):
     """Carries an error raised by a caller's ``on_result`` through the window's fault handling."""
@@ -623,29 +618,25 @@ class PSRPTransport(Transport):
     def open(self):
         if self.opened:
             return
-        attempts = 1 + max(0, self.options.connection_retries)
-        delay = 1.0
-        for attempt in range(attempts):
-            try:
-                self._wsman = self._build_wsman()
-                self._pool = RunspacePool(
-                    self._wsman,
-                    configuration_name=self.options.configuration_name,
-                    max_runspaces=self.max_runspaces,
-                )
-                use_fast_serializer(self._pool)
-                self._pool.open()
-                proxies_resolved_once(self._wsman)
-                self.opened = True
-                return
-            except Exception as exc:  # pylint: disable=broad-except
-                mapped = map_exception(exc, self.host, request_sent=False)
-                self._close_quietly()
-                if attempt + 1 < attempts and _retryable_at_open(mapped):
-                    self._sleep(delay)
-                    delay *= 2
-                    continue
-                raise mapped
+        open_with_retries(self._open_once, retryable_at_open, max(0, self.options.connection_retries), self._sleep,
+                          self.quota_retry_delays)
+
+    def _open_once(self):
+        try:
+            self._wsman = self._build_wsman()
+            self._pool = RunspacePool(
+                self._wsman,
+                configuration_name=self.options.configuration_name,
+                max_runspaces=self.max_runspaces,
+            )
+            use_fast_serializer(self._pool)
+            self._pool.open()
+            proxies_resolved_once(self._wsman)
+            self.opened = True
+        except Exception as exc:  # pylint: disable=broad-except
+            mapped = map_exception(exc, self.host, request_sent=False)
+            self._close_quietly()
+            raise mapped
 
     def _close_quietly(self):
         pool, self._pool = self._pool, None

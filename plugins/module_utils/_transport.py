@@ -52,6 +52,10 @@ READ_VERBS = frozenset(["Get", "Measure", "Select", "Test"])  # Select: the Sele
 # The client never fills them; tests assert it.
 WILDCARD_PARAMETERS = frozenset(["name", "vmname"])
 
+#: Back-off (seconds) after a WinRM quota fault (MaxShellsPerUser, MaxConcurrentOperationsPerUser) before the
+#: next try of something that changes nothing on the host: opening a session, or a read.
+QUOTA_RETRY_DELAYS = (1.0, 2.0, 4.0)
+
 STATE_COMPLETED = "Completed"
 STATE_FAILED = "Failed"
 
@@ -196,6 +200,44 @@ def map_requests_exception(exc, host, request_sent=False, write=False):
     return None
 
 
+def retryable_at_open(exc):
+    """Connection-level failures worth retrying before anything was sent: refused, reset, timed out, 5xx.
+
+    (Authentication, TLS, configuration and quota errors are other classes, never retried as such.)
+    """
+    return isinstance(exc, hv_errors.ConnectionError)
+
+
+def open_with_retries(open_once, retryable, connection_retries, sleep, quota_delays=QUOTA_RETRY_DELAYS):
+    """Run ``open_once()`` (which raises mapped errors) until the session is open.
+
+    A quota fault is retried after each of ``quota_delays``: opening a session changes nothing on the
+    host, and the quota frees as other sessions of the user end. A failure for which ``retryable(error)``
+    holds (refused, reset, timed out) is retried ``connection_retries`` times, after 1 s, 2 s, 4 s...
+    Anything else (authentication, TLS, configuration) is raised at once.
+    """
+    waits = list(quota_delays)
+    failures = 0
+    delay = 1.0
+    while True:
+        try:
+            return open_once()
+        except hv_errors.QuotaError as exc:
+            if not waits:
+                if quota_delays:
+                    exc.hint = ("The host refused a new session %d times over %gs (%s). Lower the parallelism "
+                                "(throttle, forks) against this host, or raise the quota." % (
+                                    len(quota_delays) + 1, sum(quota_delays), exc.quota or "quota"))
+                raise
+            sleep(waits.pop(0))
+        except hv_errors.HyperVError as exc:
+            failures += 1
+            if failures > connection_retries or not retryable(exc):
+                raise
+            sleep(delay)
+            delay *= 2
+
+
 def make_result(output=None, errors=None, failed=False):
     return {
         "output": list(output or []),
@@ -216,6 +258,8 @@ class Transport(object):
 
     #: "psrp" or "winrm"
     name = "base"
+    #: waits after a quota fault at open (the inventory plugin sets () and applies its own query_retries)
+    quota_retry_delays = QUOTA_RETRY_DELAYS
 
     def __init__(self, options):
         #: a _connection.ConnectionOptions

@@ -30,7 +30,9 @@ from ansible_collections.hyperv.checkpoints.plugins.module_utils._transport impo
     is_write_pipeline,
     make_result,
     map_requests_exception,
+    open_with_retries,
     quota_error,
+    retryable_at_open,
 )
 from ansible_collections.hyperv.checkpoints.plugins.module_utils._winrs_runner import (
     POWERSHELL_EXE,
@@ -179,24 +181,18 @@ class WinRSTransport(Transport):
     def open(self):
         if self.opened:
             return
-        attempts = 1 + max(0, self.options.connection_retries)
-        delay = 1.0
-        for attempt in range(attempts):
-            try:
-                self._protocol = self._build_protocol()
-                self._shell_id = self._protocol.open_shell(codepage=65001, noprofile=True)
-                self.opened = True
-                return
-            except Exception as exc:  # pylint: disable=broad-except
-                mapped = map_exception(exc, self.host, request_sent=False)
-                self._close_quietly()
-                if attempt + 1 < attempts and isinstance(mapped, errors.ConnectionError) and not isinstance(
-                    mapped, (errors.AuthenticationError, errors.TLSError)
-                ):
-                    self._sleep(delay)
-                    delay *= 2
-                    continue
-                raise mapped
+        open_with_retries(self._open_once, retryable_at_open, max(0, self.options.connection_retries), self._sleep,
+                          self.quota_retry_delays)
+
+    def _open_once(self):
+        try:
+            self._protocol = self._build_protocol()
+            self._shell_id = self._protocol.open_shell(codepage=65001, noprofile=True)
+            self.opened = True
+        except Exception as exc:  # pylint: disable=broad-except
+            mapped = map_exception(exc, self.host, request_sent=False)
+            self._close_quietly()
+            raise mapped
 
     def _close_quietly(self):
         protocol, shell_id = self._protocol, self._shell_id

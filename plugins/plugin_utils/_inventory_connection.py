@@ -248,6 +248,7 @@ def query_host(options, retries=2, retry_delay=1.0, sleep=time.sleep, transport_
     while True:
         attempt += 1
         transport = transport_factory(options, max_parallel=PIPELINES_PER_HOST)
+        transport.quota_retry_delays = ()  # query_retries and retry_delay are the plugin's whole retry policy
         try:
             transport.open()
             records = collect(HyperVClient(transport, parallel=PIPELINES_PER_HOST))

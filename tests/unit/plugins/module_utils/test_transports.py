@@ -10,7 +10,7 @@ import requests
 from winrm.exceptions import InvalidCredentialsError, WSManFaultError
 
 from ansible_collections.hyperv.checkpoints.plugins.module_utils import _errors as errors
-from ansible_collections.hyperv.checkpoints.plugins.module_utils import _psrp, _winrs
+from ansible_collections.hyperv.checkpoints.plugins.module_utils import _psrp, _transport, _winrs
 from ansible_collections.hyperv.checkpoints.plugins.module_utils._connection import build_connection_options
 from ansible_collections.hyperv.checkpoints.plugins.module_utils._transport import (
     duration_to_seconds,
@@ -87,6 +87,7 @@ def test_write_detection():
 # ---------------------------------------------------------------- WinRS
 class FakeProtocol:
     instances = []
+    quota_refusals = 0
 
     def __init__(self, **kwargs):
         self.kwargs = kwargs
@@ -105,6 +106,9 @@ class FakeProtocol:
     def open_shell(self, **kwargs):
         if self.fail_on == "open":
             raise requests.exceptions.ConnectionError("refused")
+        if self.fail_on == "open_quota" or FakeProtocol.quota_refusals > 0:
+            FakeProtocol.quota_refusals -= 1
+            raise WSManFaultError(500, "fault", "", "quota", wsman_fault_code=2150859173)
         self.shells += 1
         return "SHELL"
 
@@ -134,6 +138,7 @@ class FakeProtocol:
 @pytest.fixture
 def fake_protocol(monkeypatch):
     FakeProtocol.instances = []
+    FakeProtocol.quota_refusals = 0
     monkeypatch.setattr(_winrs, "Protocol", FakeProtocol)
     return FakeProtocol
 
@@ -222,6 +227,36 @@ def test_winrs_open_retries_connection_failures_only(fake_protocol):
             transport.open()
     assert len(fake_protocol.instances) == 3
     assert sleeps == [1.0, 2.0]
+
+
+@pytest.mark.parametrize("refusals, opened", [(1, True), (3, True), (4, False)])
+def test_winrs_open_waits_out_a_shell_quota(fake_protocol, refusals, opened):
+    """A quota fault at open is retried after 1, 2 and 4 s whatever hyperv_connection_retries says: opening
+    changes nothing on the host. After the last wait the QuotaError is raised, naming the waits."""
+    FakeProtocol.quota_refusals = refusals
+    sleeps = []
+    transport = _winrs.WinRSTransport(options(), sleep=sleeps.append)
+    if opened:
+        transport.open()
+        assert transport.opened and fake_protocol.instances[-1].shells == 1
+        assert sleeps == list(_transport.QUOTA_RETRY_DELAYS[:refusals])
+        transport.close()
+        return
+    with pytest.raises(errors.QuotaError) as err:
+        transport.open()
+    assert sleeps == list(_transport.QUOTA_RETRY_DELAYS)
+    assert "4 times over 7s" in err.value.hint and "throttle" in err.value.hint
+    assert not transport.opened and all(p.shells == 0 for p in fake_protocol.instances)
+
+
+def test_open_quota_waits_can_be_turned_off(fake_protocol):
+    FakeProtocol.quota_refusals = 1
+    sleeps = []
+    transport = _winrs.WinRSTransport(options(), sleep=sleeps.append)
+    transport.quota_retry_delays = ()
+    with pytest.raises(errors.QuotaError) as err:
+        transport.open()
+    assert sleeps == [] and err.value.hint is None
 
 
 # ---------------------------------------------------------------- PSRP
