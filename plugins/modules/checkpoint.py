@@ -487,6 +487,7 @@ summary:
 
 from ansible_collections.hyperv.checkpoints.plugins.module_utils import _batch as batch
 from ansible_collections.hyperv.checkpoints.plugins.module_utils import _lifecycle as lc
+from ansible_collections.hyperv.checkpoints.plugins.module_utils import _parallel as par
 from ansible_collections.hyperv.checkpoints.plugins.module_utils._errors import (
     CommandError,
     HyperVError,
@@ -898,14 +899,8 @@ def main_batch(module):
         for warning in entry.warnings:
             module.warn(warning if entry.vm_id and entry.vm_id in warning else "VM %s: %s" % (entry.label(), warning))
     results = [e.result() for e in entries]
-    summary = {
-        "total": len(entries),
-        "changed": sum(1 for e in entries if e.changed),
-        "failed": sum(1 for e in entries if e.failed),
-        "skipped": sum(1 for e in entries if e.skipped),
-    }
-    summary["unchanged"] = summary["total"] - summary["changed"] - summary["failed"] - summary["skipped"]
-    result = {"changed": any(e.changed for e in entries), "results": results, "summary": summary}
+    # a removal whose merge timed out is both changed and failed: counted by par.summary, never negative
+    result = {"changed": any(e.changed for e in entries), "results": results, "summary": par.summary(results)}
     if module.module._diff:
         result["diff"] = runner.diff()
     failed = [e for e in entries if e.failed]

@@ -59,6 +59,8 @@ options:
     type: bool
     default: true
 notes:
+  - "Failure rule: all or nothing. A VM that is not found, or whose read fails, fails the task with a message that
+    names it; no partial list is returned. Reading changes nothing, so the task can simply be run again."
   - When none of O(vm_name), O(vm_id), O(vm_names) and O(vm_ids) is given, the checkpoints of every VM are returned.
   - The reads go in one round per kind of fact (VMs by Id, checkpoints, disks, checkpoint disks, each level of the
     VHD chains), one pipeline per VM, checkpoint or path, at most O(parallel) at once.

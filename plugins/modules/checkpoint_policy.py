@@ -17,7 +17,8 @@ description:
     checkpoints when the VM starts (O(automatic_checkpoints)), and where the checkpoint configuration and memory
     files go (O(snapshot_file_location)).
   - Only the settings given are compared and changed. Every VM is checked before any VM is changed, so a refusal
-    on one VM leaves all of them untouched.
+    by these checks on one VM leaves all of them untouched; Hyper-V refusing a C(Set-VM) itself fails that VM
+    only (see the notes).
 author:
   - hyperv.checkpoints contributors (!UNKNOWN)
 options:
@@ -151,8 +152,8 @@ EXAMPLES = r"""
 
 RETURN = r"""
 vms:
-  description: One entry per selected VM, in the order given.
-  returned: success
+  description: One entry per selected VM, in the order given. On failure, the VMs that were changed.
+  returned: success, and on a failure after the settings were read
   type: list
   elements: dict
   contains:

@@ -127,6 +127,10 @@ notes:
   - The VMs of the host are pruned side by side. At most O(parallel) merges started by the task run at once (a merge
     already running on a target VM when the task starts counts), so a prune of many VMs neither goes one VM after
     the other nor floods the host's storage with merges. O(parallel=1) gives the one-VM-after-the-other order.
+  - "Failure rule: fail fast. The first failed removal or merge timeout stops the task: no new removal is sent, every
+    removal already sent is settled and listed in RV(removed), and the planned removals not made are listed per VM
+    in RV(vms[].not_removed) (and in a warning). A rerun re-reads the checkpoints and continues; it never repeats a
+    removal that was applied."
   - Before the first removal every target VM is read again by Id; if any is busy (a backup, an export, a migration,
     another checkpoint operation), the task fails before it removes anything from any VM.
   - If the connection drops after a removal was sent, the module reconnects and re-reads by Id each checkpoint whose
@@ -278,6 +282,11 @@ vms:
         (type never pruned, not owned, name does not match).
       type: list
       elements: dict
+    not_removed:
+      description: Planned removals (C(id), C(name)) the task did not make because it stopped at a failure (see the
+        failure rule in the notes); empty when the task succeeded and in check mode.
+      type: list
+      elements: dict
     reclaimed_bytes:
       description: Estimated bytes reclaimed on this VM.
       type: int
@@ -403,6 +412,14 @@ def free_space_problems(volumes, plans, files):
     return problems
 
 
+def not_removed(lanes, reports):
+    """Record on each VM report the planned removals not done (the lane's queue); the reports that have some."""
+    queues = dict((lane.vm.id, lane.queue) for lane in lanes)
+    for report in reports:
+        report["not_removed"] = [{"id": cp.id, "name": cp.name} for cp in queues.get(report["vm_id"], [])]
+    return [report for report in reports if report["not_removed"]]
+
+
 def main():
     module = HyperVModule(
         argument_spec=argument_spec(),
@@ -446,6 +463,7 @@ def main():
     now = datetime.datetime.now(datetime.timezone.utc)
     check_mode = module.check_mode
     reports = []
+    lanes = []
     warnings = []
     diff = {"before": {}, "after": {}}
     target = {}
@@ -497,7 +515,6 @@ def main():
                     return item
                 return record
 
-            lanes = []
             for vm, sel in plans:
                 report = {
                     "vm_id": vm.id, "vm_name": vm.name,
@@ -528,6 +545,10 @@ def main():
         if isinstance(exc, LaneError):
             action, target, exc = exc.action, exc.target(), exc.error
         flat = [item for report in reports for item in report["removed"]]
+        pending = not_removed(lanes, reports)
+        if pending:
+            warnings.append("Not removed, the task stopped at the first failure (fail fast): %s" % ", ".join(
+                "%s (%s): %d checkpoint(s)" % (r["vm_name"], r["vm_id"], len(r["not_removed"])) for r in pending))
         for text in warnings:
             module.warn(text)
         if isinstance(exc, OperationTimeoutError) and flat and not check_mode:
@@ -537,6 +558,7 @@ def main():
                                               "removed": flat, "reclaimed_bytes": total(flat), "vms": reports},
                          **target)
     flat = [item for report in reports for item in report["removed"]]
+    not_removed(lanes, reports)
     for text in warnings:
         module.warn(text)
     result = {"changed": any(not e["already_absent"] for e in flat), "removed": flat,

@@ -56,6 +56,8 @@ options:
     choices: [checkpoints, disks, guest_role, integration_services]
     default: [checkpoints, disks, guest_role, integration_services]
 notes:
+  - "Failure rule: all or nothing. A VM that is not found, or whose read fails, fails the task with a message that
+    names it; no partial list is returned. Reading changes nothing, so the task can simply be run again."
   - When none of O(name), O(vm_id), O(names) and O(vm_ids) is given, every VM on the host is returned.
   - The reads go in one round per kind of fact (VMs by Id, checkpoints, integration services, disks, each level
     of the VHD chains), one pipeline per VM or path, at most O(parallel) at once.

@@ -101,6 +101,9 @@ notes:
     of every running VM are read in one round too, one pipeline per VM, at most O(parallel) at once. The power
     changes themselves are not parallelised; the VMs are handled one after the other. A turn-off is only ever
     decided on a fresh read of the Shutdown integration service of that VM.
+  - "Failure rule with a VM list: fail fast. The first VM that fails stops the task; the VMs handled before it are in
+    RV(vms), the failed one is named in the message, and the VMs after it, not attempted, are in
+    RV(not_attempted). A rerun converges: a VM already in the wanted state is left alone."
 seealso:
   - module: hyperv.checkpoints.vm_info
   - module: hyperv.checkpoints.checkpoint_apply
@@ -187,6 +190,12 @@ action:
   description: What was (or in check mode would be) done to the single VM; see RV(vms[].action).
   returned: success, one VM selected
   type: str
+not_attempted:
+  description: On failure, the selected VMs after the failed one, which the task did not touch (C(vm_id) and
+    C(vm_name) each); empty otherwise.
+  returned: always
+  type: list
+  elements: dict
 vms:
   description: One entry per selected VM, in the order they were handled. On failure, the VMs handled so far.
   returned: always
@@ -383,6 +392,7 @@ def main():
     if len(vm_ids) == 1 and not vm_names:
         target["vm_id"] = vm_ids[0]
     action = "change the power state of"
+    vms = []
     try:
         with module.client(parallel=params["parallel"]) as client:
             controller = PowerController(client, poll_interval=params["poll_interval"])
@@ -396,11 +406,16 @@ def main():
     except HyperVError as exc:
         for text in warnings:
             module.warn(text)
-        module.fail_from(exc, action, result={"changed": any(r["changed"] for r in results), "vms": results},
-                         **target)
+        # fail fast: the VMs after the failed one were not touched; say which, so none is left half-done unseen
+        not_attempted = [{"vm_id": vm.id, "vm_name": vm.name} for vm in vms[len(results) + 1:]]
+        if not_attempted:
+            module.warn("Not attempted after this failure (fail fast): %s" % ", ".join(
+                "%s (%s)" % (vm["vm_name"], vm["vm_id"]) for vm in not_attempted))
+        module.fail_from(exc, action, result={"changed": any(r["changed"] for r in results), "vms": results,
+                                              "not_attempted": not_attempted}, **target)
     for text in warnings:
         module.warn(text)
-    result = {"changed": any(r["changed"] for r in results), "vms": results}
+    result = {"changed": any(r["changed"] for r in results), "vms": results, "not_attempted": []}
     if len(results) == 1:
         one = results[0]
         result.update(vm_id=one["vm_id"], vm_name=one["vm_name"], previous_state=one["previous_state"],

@@ -127,6 +127,10 @@ def test_prune_of_several_vms_runs_side_by_side_within_parallel(sim, transport):
     assert "Timed out" in r["msg"] and "merge" in r["msg"]
     assert [(x["vm_name"], x["name"]) for x in r["removed"]] == [("lnx01", "ansible-n1"), ("web01", "ansible-w1")]
     assert "ansible-s1" in [s.name for s in sim.lab.snapshots_of(SQLCLU_A)]
+    # fail fast: the planned removals not made are listed per VM, and named in a warning
+    assert {v["vm_name"]: [c["name"] for c in v["not_removed"]] for v in r["vms"]} == {
+        "lnx01": ["ansible-n2", "ansible-n3"], "web01": [], "sqlclu-a": ["ansible-s1"]}
+    assert "sqlclu-a" in str(r.get("warnings")) and "Not removed" in str(r.get("warnings")), r.get("warnings")
 
     sim.lab.release_merges()
     sim.lab.switches["merge_hold"] = False
@@ -134,6 +138,7 @@ def test_prune_of_several_vms_runs_side_by_side_within_parallel(sim, transport):
     assert not r.failed, r.get("msg")
     assert [(x["vm_name"], x["name"]) for x in r["removed"]] == [
         ("lnx01", "ansible-n2"), ("lnx01", "ansible-n3"), ("sqlclu-a", "ansible-s1")]
+    assert all(v["not_removed"] == [] for v in r["vms"])
     assert [s.name for s in sim.lab.snapshots_of(LNX01)] == ["manual", "ansible-n4"]
     assert [s.name for s in sim.lab.snapshots_of(WEB01)] == ["before-patch", "after-patch", "ansible-w2"]
     assert [s.name for s in sim.lab.snapshots_of(SQLCLU_A)] == ["ansible-s2"]

@@ -72,3 +72,23 @@ def test_vm_power_refuses_turn_off_while_merging(hvsim, transport):
     r = run_module("vm_power", dict(conn(hvsim, transport), vm_id=WEB01, state="off", poll_interval=0))
     assert r.failed and not r.changed and "merging disks" in r["msg"]
     assert hvsim.digest() == digest and lab.vms[WEB01].state == "Running"
+
+
+def test_vm_power_list_fails_fast_and_names_the_vms_not_attempted(hvsim):
+    """Failure rule of a VM list: the first failure stops the task; the VMs after it are listed, untouched."""
+    lab = hvsim.lab
+    with lab.locked():
+        running = [vm for vm in lab.vms.values() if vm.host == "HV01" and vm.state == "Running" and vm.id != WEB01]
+    first, last = running[0], running[1]
+    lab.switches["merge_hold"] = True
+    with lab.locked():
+        snap = sorted(lab.snapshots_of(WEB01), key=lambda s: s.creation_time)[0]
+    lab.remove_snapshots("HV01", [snap.id])  # web01 is merging: turning it off is refused
+    r = run_module("vm_power", dict(conn(hvsim, "psrp"), vm_ids=[first.id, WEB01, last.id], state="off",
+                                    poll_interval=0))
+    assert r.failed and "merging disks" in r["msg"]
+    assert [v["vm_id"] for v in r["vms"]] == [first.id] and r["vms"][0]["state"] == "Off"
+    assert r["not_attempted"] == [{"vm_id": last.id, "vm_name": last.name}]
+    assert "Not attempted" in str(r.get("warnings")) and last.name in str(r.get("warnings")), r.get("warnings")
+    assert lab.vms[first.id].state == "Off" and lab.vms[WEB01].state == "Running"
+    assert lab.vms[last.id].state == "Running"  # not attempted, untouched

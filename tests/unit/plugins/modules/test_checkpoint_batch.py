@@ -457,6 +457,8 @@ def test_merge_timeout_fails_those_vms_with_changed(lab):
                                "merge_timeout": 0}, lab)
     assert r.failed and r.changed
     assert all(e["failed"] and e["changed"] and "still running" in e["msg"] for e in r["results"])
+    # changed and failed both: counted in each, never as a negative "unchanged"
+    assert r["summary"] == {"total": 2, "changed": 2, "failed": 2, "skipped": 0, "unchanged": 0}
     assert count_named(lab, WEB01, "slow") == 0
 
 
