@@ -191,8 +191,8 @@ action:
   returned: success, one VM selected
   type: str
 not_attempted:
-  description: On failure, the selected VMs after the failed one, which the task did not touch (C(vm_id) and
-    C(vm_name) each); empty otherwise.
+  description: On failure, the selected VMs the task did not touch (C(vm_id) and C(vm_name) each), the ones after
+    the failed one, or all of them when reading them failed; empty otherwise.
   returned: always
   type: list
   elements: dict
@@ -393,12 +393,14 @@ def main():
         target["vm_id"] = vm_ids[0]
     action = "change the power state of"
     vms = []
+    handling = None  # the VM being handled when a failure stops the task; None while reading
     try:
         with module.client(parallel=params["parallel"]) as client:
             controller = PowerController(client, poll_interval=params["poll_interval"])
             vms = client.find_vms(vm_names, vm_ids)
             services = prefetch_services(client, vms, params["state"])
             for vm in vms:
+                handling = vm
                 target = {"vm": vm.name, "vm_id": vm.id}
                 action = "bring to state %s" % params["state"]
                 results.append(handle_vm(client, controller, vm, params, module.check_mode, warnings.append,
@@ -407,7 +409,7 @@ def main():
         for text in warnings:
             module.warn(text)
         # fail fast: the VMs after the failed one were not touched; say which, so none is left half-done unseen
-        not_attempted = [{"vm_id": vm.id, "vm_name": vm.name} for vm in vms[len(results) + 1:]]
+        not_attempted = [{"vm_id": vm.id, "vm_name": vm.name} for vm in vms[len(results):] if vm is not handling]
         if not_attempted:
             module.warn("Not attempted after this failure (fail fast): %s" % ", ".join(
                 "%s (%s)" % (vm["vm_name"], vm["vm_id"]) for vm in not_attempted))

@@ -82,7 +82,8 @@ class Lab:
         return proc
 
 
-    def plugin_inventory(self) -> t.Tuple[t.List[pathlib.Path], t.Dict[str, str]]:
+    def plugin_inventory(self, host_vars: t.Optional[t.Dict[str, t.Dict[str, t.Any]]] = None,
+                         ) -> t.Tuple[t.List[pathlib.Path], t.Dict[str, str]]:
         """The lab through the hyperv.checkpoints.hyperv inventory plugin (VMs named <vm>@<host>), plus the
         static vars that run the guests' own tasks on the controller; and the HYPERV_* environment the plugin and
         the modules take their credentials from."""
@@ -93,8 +94,8 @@ class Lab:
                           encoding="utf-8")
         local = self.tmp / "guests.yml"
         local.write_text(json.dumps({"all": {"vars": {
-            "ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}"}}}),
-            encoding="utf-8")
+            "ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}"},
+            "hosts": dict(host_vars or {})}}), encoding="utf-8")
         env = {"HYPERV_USERNAME": self.handle.username, "HYPERV_PASSWORD": self.handle.password,
                "HYPERV_AUTH": "ntlm", "HYPERV_CA_PATH": str(self.handle.ca_path)}
         return [source, local], env

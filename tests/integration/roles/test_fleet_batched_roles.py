@@ -39,8 +39,9 @@ def two_labs(lab_factory: t.Callable[[], Lab]) -> t.Tuple[Lab, Lab]:
 INVENTORY_SESSIONS = 3
 
 
-def run(lab: Lab, playbook: str, vms: t.Sequence[str], extra: t.Dict[str, t.Any], args: t.Sequence[str] = ()) -> t.Any:
-    inventories, env = lab.plugin_inventory()
+def run(lab: Lab, playbook: str, vms: t.Sequence[str], extra: t.Dict[str, t.Any], args: t.Sequence[str] = (),
+        host_vars: t.Optional[t.Dict[str, t.Dict[str, t.Any]]] = None) -> t.Any:
+    inventories, env = lab.plugin_inventory(host_vars)
     lab.handle.reset_stats()
     proc = lab.run(playbook, limit=",".join(vms), extra=extra, inventories=inventories, env_extra=env, args=args)
     stats = lab.handle.stats()
@@ -141,6 +142,49 @@ def test_retention_batched_check_mode_run_and_rerun(two_labs: t.Tuple[Lab, Lab])
         assert "nightly49@HV03: 0 checkpoint(s) removed" in again.stdout, again.stdout
 
     assert removed[True] == removed[False] and len(removed[True]) == 4  # the same four, oldest first
+
+
+def test_retention_vm_with_its_own_rules_is_pruned_with_them(lab_factory: t.Callable[[], Lab]) -> None:
+    # nightly49 keeps 40 (its host_vars), the other VMs of HV03 and HV01 keep 45 (group vars): nightly49 is not
+    # grouped with small01 although they share the Hyper-V host, whichever of them would lead.
+    lab = lab_factory()
+    rules = {"nightly49@HV03": {"checkpoint_retention_rules": [
+        {"name": "nightly", "owned_prefix": "nightly-", "keep_newest": 40}]}}
+    for vm in RETENTION_VMS[1:]:
+        rules[vm] = RETENTION
+    proc = run(lab, "hyperv.checkpoints.prune", RETENTION_VMS, {}, host_vars=rules)
+    assert proc.returncode == 0, proc.stdout
+    assert "nightly49@HV03: 9 checkpoint(s) removed" in proc.stdout, proc.stdout
+    assert len([n for n in lab.checkpoint_names("nightly49", "HV03") if n.startswith("nightly-")]) == 40
+    # nightly49 alone, small01 alone (the only other VM of HV03 here), the four VMs of HV01 together
+    assert proc.shells == 3, proc.shells
+
+
+GUARD_PLAY = """
+- name: Guard the VMs
+  hosts: all:!hyperv_hosts
+  gather_facts: false
+  roles:
+    - role: hyperv.checkpoints.checkpoint_guard
+"""
+
+
+def test_guard_refuses_a_vm_its_preflight_refuses_on_both_paths(lab_factory: t.Callable[[], Lab]) -> None:
+    # pt01 has a pass-through disk: the checkpoint preflight refuses it, so the guard must refuse it, batched
+    # (with file01 and wild01 of the same host) or VM by VM.
+    vms = ["pt01@HV02", "file01@HV02", "wild01@HV02"]
+    for batch in (True, False):
+        lab = lab_factory()
+        playbook = lab.tmp / "guard.yml"
+        playbook.write_text(GUARD_PLAY, encoding="utf-8")
+        digest = lab.handle.digest()
+        proc = run(lab, str(playbook), vms, {"checkpoint_guard_batch": batch})
+        assert proc.returncode == 0, proc.stdout
+        assert re.search(r"pt01 on \S+: REFUSED - preflight refused: .*pass-through", proc.stdout), (batch, proc.stdout)
+        for vm in ("file01", "wild01"):
+            assert re.search(r"%s on \S+: allowed" % vm, proc.stdout), (batch, proc.stdout)
+        assert lab.handle.digest() == digest  # the guard changes nothing
+        assert proc.shells == (2 if batch else 2 * len(vms)), (batch, proc.shells)
 
 
 POLICY_VMS = ["web01@HV01", "app01@HV01", "lnx01@HV01", "deep01@HV01", "sql01@HV02", "file01@HV02", "wild01@HV02"]
