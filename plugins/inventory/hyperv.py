@@ -221,6 +221,11 @@ notes:
     role) would reach the Hyper-V host. Set it to the guest's DNS name or address with O(compose) when the VM name
     does not resolve, for example C(compose: {ansible_host: hyperv_vm_name ~ '.corp.example'})."
   - Each Hyper-V host gets C(ansible_host) set to its address.
+  - "The non-secret connection settings that differ from the modules' defaults (C(hyperv_auth), C(hyperv_transport),
+    C(hyperv_ca_path), C(hyperv_configuration_name), C(hyperv_validate_certs)), from the O(hosts) entry or the
+    plugin options, are host variables of the Hyper-V host and of its VMs too, so the collection's roles reach
+    the host as the plugin did. Credentials are never host variables: give the modules the same
+    C(HYPERV_USERNAME)/C(HYPERV_PASSWORD) environment, or C(module_defaults)."
   - "Host variables of each Hyper-V host: C(hyperv_host), C(hyperv_address), C(hyperv_port), C(hyperv_scheme),
     C(hyperv_cluster), C(hyperv_reachable), C(hyperv_vm_count), C(hyperv_vm_ids), C(hyperv_vm_names) and C(hyperv_vms)
     (a list of C(name), C(id), C(inventory_hostname), C(state), C(checkpoint_type) and C(checkpoint_count));
@@ -279,6 +284,15 @@ from ansible_collections.hyperv.checkpoints.plugins.plugin_utils import _invento
 
 _UTC = datetime.timezone.utc
 
+#: (connection option, hosts-entry key or None) exported as host variables when set; never a secret
+EXPORTED_SETTINGS = (
+    ("hyperv_auth", "auth"),
+    ("hyperv_transport", "transport"),
+    ("hyperv_ca_path", "ca_path"),
+    ("hyperv_configuration_name", "configuration_name"),
+    ("hyperv_validate_certs", None),
+)
+
 
 class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
     NAME = "hyperv.checkpoints.hyperv"
@@ -291,6 +305,19 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
     # ------------------------------------------------------------------ options
     def _plugin_options(self):
         return dict((name, self.get_option(name)) for name in ic.CONNECTION_OPTIONS)
+
+    def _reach_vars(self, entry):
+        """The non-secret connection settings that differ from the modules' defaults, for one host entry.
+
+        Exported as host variables so that the roles, which build their connection from them, reach the
+        host the way the plugin did (the credentials still come from the environment or module_defaults).
+        """
+        out = {}
+        for option, key in EXPORTED_SETTINGS:
+            value = entry.get(key) if key and entry.get(key) is not None else self.get_option(option)
+            if value is not None and value != self.option_definitions[option].get("default"):
+                out[option] = value
+        return out
 
     def _secrets(self):
         return [self.get_option("hyperv_password")]
@@ -362,6 +389,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 "hyperv_cluster": info.get("cluster"),
                 "hyperv_reachable": not info.get("error"),
             }
+            host_vars.update(self._reach_vars(entry))
             for warning in info.get("warnings") or []:
                 self.display.warning("hyperv inventory, host %s: %s" % (host, ic.redact(warning, secrets)))
             if info.get("error"):
@@ -399,6 +427,9 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             "hyperv_scheme": host_vars["hyperv_scheme"],
             "hyperv_cluster": host_vars["hyperv_cluster"],
             "hyperv_vm_name": rec["name"],
+        }
+        hostvars.update(dict((option, host_vars[option]) for option, dummy in EXPORTED_SETTINGS if option in host_vars))
+        hostvars.update({
             "hyperv_vm_id": rec["id"],
             "hyperv_state": rec["state"],
             "hyperv_status": rec.get("status"),
@@ -417,7 +448,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             "hyperv_domain_controller": rec.get("domain_controller"),
             "hyperv_generation": rec.get("generation"),
             "hyperv_replication_mode": rec.get("replication_mode"),
-        }
+        })
         groups = [vms_group, self._group("host_%s" % host)]
         if rec.get("state"):
             groups.append(self._group("state_%s" % rec["state"]))

@@ -22,6 +22,11 @@ def test_every_vm_once_duplicates_distinct_hosts_group(inventory, lab):
     # "web01@HV01" would read as user@host to ssh/WinRM: a play on the VM reaches the machine named web01
     assert a["ansible_host"] == b["ansible_host"] == "web01"
     assert hv["HV01"]["ansible_host"] == lab.host
+    # how the plugin reached the host, for the roles (set in the inventory file; never the password)
+    for host in ("HV01", "web01@HV01"):
+        assert hv[host]["hyperv_auth"] == "ntlm" and hv[host]["hyperv_ca_path"] == lab.ca_path
+        assert "hyperv_transport" not in hv[host]  # the modules' default: not exported
+        assert not any("password" in key for key in hv[host])
     # every VM of the lab exactly once
     with lab.lab.locked():
         expected = sorted((vm.host, vm.id) for vm in lab.lab.vms.values())
