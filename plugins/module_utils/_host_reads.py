@@ -33,7 +33,6 @@ from ansible_collections.hyperv.checkpoints.plugins.module_utils._client import 
     raise_for_result,
     unprojected,
 )
-from ansible_collections.hyperv.checkpoints.plugins.module_utils._errors import QuotaError
 from ansible_collections.hyperv.checkpoints.plugins.module_utils._models import (
     CHECKPOINT_PROPERTIES,
     INTEGRATION_SERVICE_PROPERTIES,
@@ -42,7 +41,11 @@ from ansible_collections.hyperv.checkpoints.plugins.module_utils._models import 
     VM_STATUS_PROPERTIES,
     VMStatus,
 )
-from ansible_collections.hyperv.checkpoints.plugins.module_utils._transport import QUOTA_RETRY_DELAYS, command
+from ansible_collections.hyperv.checkpoints.plugins.module_utils._transport import (
+    QUOTA_RETRY_DELAYS,
+    call_with_quota_waits,
+    command,
+)
 
 #: Back-off (seconds) between read attempts after a WinRM quota fault; reads only (as for opening a session).
 READ_RETRY_DELAYS = QUOTA_RETRY_DELAYS
@@ -69,14 +72,7 @@ def vhds_pipeline(paths):
 
 
 def _run_with_quota_retry(client, pipelines, sleep):
-    delays = list(READ_RETRY_DELAYS)
-    while True:
-        try:
-            return client.run(pipelines)
-        except QuotaError:
-            if not delays:
-                raise
-            sleep(delays.pop(0))
+    return call_with_quota_waits(lambda: client.run(pipelines), sleep, list(READ_RETRY_DELAYS))
 
 
 def run_reads(client, pipelines, sleep):

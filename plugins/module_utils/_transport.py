@@ -208,28 +208,41 @@ def retryable_at_open(exc):
     return isinstance(exc, hv_errors.ConnectionError)
 
 
+def call_with_quota_waits(call, sleep, waits):
+    """``call()``, called again after each of ``waits`` (consumed) while it raises a WinRM quota fault.
+
+    Only for what changes nothing on the host (opening a session, a read): the quota frees as other
+    sessions and operations of the user end.
+    """
+    while True:
+        try:
+            return call()
+        except hv_errors.QuotaError:
+            if not waits:
+                raise
+            sleep(waits.pop(0))
+
+
 def open_with_retries(open_once, retryable, connection_retries, sleep, quota_delays=QUOTA_RETRY_DELAYS):
     """Run ``open_once()`` (which raises mapped errors) until the session is open.
 
-    A quota fault is retried after each of ``quota_delays``: opening a session changes nothing on the
-    host, and the quota frees as other sessions of the user end. A failure for which ``retryable(error)``
-    holds (refused, reset, timed out) is retried ``connection_retries`` times, after 1 s, 2 s, 4 s...
-    Anything else (authentication, TLS, configuration) is raised at once.
+    A quota fault is retried after each of ``quota_delays`` (``call_with_quota_waits``; the waits are
+    shared by all attempts). A failure for which ``retryable(error)`` holds (refused, reset, timed
+    out) is retried ``connection_retries`` times, after 1 s, 2 s, 4 s... Anything else
+    (authentication, TLS, configuration) is raised at once.
     """
     waits = list(quota_delays)
     failures = 0
     delay = 1.0
     while True:
         try:
-            return open_once()
+            return call_with_quota_waits(open_once, sleep, waits)
         except hv_errors.QuotaError as exc:
-            if not waits:
-                if quota_delays:
-                    exc.hint = ("The host refused a new session %d times over %gs (%s). Lower the parallelism "
-                                "(throttle, forks) against this host, or raise the quota." % (
-                                    len(quota_delays) + 1, sum(quota_delays), exc.quota or "quota"))
-                raise
-            sleep(waits.pop(0))
+            if quota_delays:
+                exc.hint = ("The host refused a new session %d times over %gs (%s). Lower the parallelism "
+                            "(throttle, forks) against this host, or raise the quota." % (
+                                len(quota_delays) + 1, sum(quota_delays), exc.quota or "quota"))
+            raise
         except hv_errors.HyperVError as exc:
             failures += 1
             if failures > connection_retries or not retryable(exc):
