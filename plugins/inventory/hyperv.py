@@ -427,9 +427,6 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             "hyperv_scheme": host_vars["hyperv_scheme"],
             "hyperv_cluster": host_vars["hyperv_cluster"],
             "hyperv_vm_name": rec["name"],
-        }
-        hostvars.update(dict((option, host_vars[option]) for option, dummy in EXPORTED_SETTINGS if option in host_vars))
-        hostvars.update({
             "hyperv_vm_id": rec["id"],
             "hyperv_state": rec["state"],
             "hyperv_status": rec.get("status"),
@@ -448,7 +445,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             "hyperv_domain_controller": rec.get("domain_controller"),
             "hyperv_generation": rec.get("generation"),
             "hyperv_replication_mode": rec.get("replication_mode"),
-        })
+        }
+        hostvars.update(dict((option, host_vars[option]) for option, dummy in EXPORTED_SETTINGS if option in host_vars))
         groups = [vms_group, self._group("host_%s" % host)]
         if rec.get("state"):
             groups.append(self._group("state_%s" % rec["state"]))
